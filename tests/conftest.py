@@ -1,0 +1,48 @@
+"""Shared fixtures: the local control plane, once per test session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tools"))
+sys.path.insert(0, str(REPO))
+
+from localcluster import ClusterSpec, LocalCluster  # noqa: E402
+
+
+def upstream_dir() -> Path:
+    """The upstream manifests (test data, never copied into the repository)."""
+    return Path(os.environ.get("KUBEFORGE_UPSTREAM", REPO.parent / "shared" / "upstream"))
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Path:
+    path = upstream_dir()
+    if not (path / "SOURCES.md").exists():
+        pytest.fail(f"upstream manifests not found at {path}; set KUBEFORGE_UPSTREAM to the shared/upstream folder")
+    return path
+
+
+@pytest.fixture(scope="session")
+def local_cluster() -> LocalCluster:
+    """The same cluster `make cluster-up` starts; reused when it is already up, stopped only if started here."""
+    cluster = LocalCluster()
+    spec = ClusterSpec(pod_cidr=os.environ.get("POD_CIDR") or ClusterSpec.pod_cidr,
+                       nodes=int(os.environ.get("NODES") or ClusterSpec.nodes))
+    started_here = not cluster.is_healthy()
+    cluster.up(spec)
+    yield cluster
+    if started_here:
+        cluster.down()
+
+
+@pytest.fixture(scope="session")
+def kubectl(local_cluster: LocalCluster):
+    from tests.helpers.kubectl import Kubectl
+
+    return Kubectl(local_cluster.binary("kubectl"), str(local_cluster.kubeconfig))
