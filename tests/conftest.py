@@ -14,6 +14,8 @@ sys.path.insert(0, str(REPO))
 
 from localcluster import ClusterSpec, LocalCluster  # noqa: E402
 
+from tests.helpers.kubectl import Kubectl  # noqa: E402
+
 
 def upstream_dir() -> Path:
     """The upstream manifests (test data, never copied into the repository)."""
@@ -32,8 +34,10 @@ def upstream() -> Path:
 def local_cluster() -> LocalCluster:
     """The same cluster `make cluster-up` starts; reused when it is already up, stopped only if started here."""
     cluster = LocalCluster()
-    spec = ClusterSpec(pod_cidr=os.environ.get("POD_CIDR") or ClusterSpec.pod_cidr,
-                       nodes=int(os.environ.get("NODES") or ClusterSpec.nodes))
+    spec = ClusterSpec(
+        pod_cidr=os.environ.get("POD_CIDR") or ClusterSpec.pod_cidr,
+        nodes=int(os.environ.get("NODES") or ClusterSpec.nodes),
+    )
     started_here = not cluster.is_healthy()
     cluster.up(spec)
     yield cluster
@@ -43,6 +47,13 @@ def local_cluster() -> LocalCluster:
 
 @pytest.fixture(scope="session")
 def kubectl(local_cluster: LocalCluster):
-    from tests.helpers.kubectl import Kubectl
-
     return Kubectl(local_cluster.binary("kubectl"), str(local_cluster.kubeconfig))
+
+
+@pytest.fixture
+def fresh_cluster(local_cluster: LocalCluster):
+    """The local cluster with no CNI installed: restarted when an earlier test installed one."""
+    if getattr(local_cluster, "dirty", False):
+        local_cluster.reset()
+    local_cluster.dirty = True
+    return local_cluster

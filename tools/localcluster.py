@@ -73,9 +73,7 @@ def validate_spec(spec: ClusterSpec) -> None:
     except ValueError as exc:
         raise ClusterError(f"POD_CIDR={spec.pod_cidr!r} is not a network CIDR ({exc}); e.g. 10.244.0.0/16") from exc
     if network.version != 4 or network.prefixlen > 22:
-        raise ClusterError(
-            f"POD_CIDR={spec.pod_cidr} must be IPv4 and /22 or larger: each node gets a /24 from it"
-        )
+        raise ClusterError(f"POD_CIDR={spec.pod_cidr} must be IPv4 and /22 or larger: each node gets a /24 from it")
     if network.overlaps(ipaddress.ip_network(SERVICE_CIDR)):
         raise ClusterError(f"POD_CIDR={spec.pod_cidr} overlaps the service CIDR {SERVICE_CIDR}")
     if not 1 <= spec.nodes <= 2 ** (24 - network.prefixlen):
@@ -149,8 +147,15 @@ class LocalCluster:
         if current is not None:
             # Half-started or crashed earlier: start over from a clean state.
             self.down()
-        for name in ("kubeadm", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
-                     "kwok", "kubectl"):
+        for name in (
+            "kubeadm",
+            "etcd",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+            "kwok",
+            "kubectl",
+        ):
             self.binary(name)
         self._check_ports_free(spec.ports)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -174,6 +179,13 @@ class LocalCluster:
             raise
         return True
 
+    def reset(self) -> None:
+        """Start over with the same spec: quicker and surer than deleting what tests installed
+        (a CRD deleted right after its creation can hang in its finalizer)."""
+        spec = self.running_spec() or ClusterSpec()
+        self.down()
+        self.up(spec)
+
     def down(self) -> list[str]:
         stopped = []
         if self.pids.is_dir():
@@ -184,6 +196,11 @@ class LocalCluster:
         if self.state_dir.exists():
             shutil.rmtree(self.state_dir)
         return stopped
+
+    def node_pod_cidrs(self) -> dict[str, str]:
+        kubectl = [self.binary("kubectl"), "--kubeconfig", str(self.kubeconfig)]
+        nodes = json.loads(self._run([*kubectl, "get", "nodes", "-o", "json"]))["items"]
+        return {node["metadata"]["name"]: node["spec"].get("podCIDR") for node in nodes}
 
     def is_healthy(self) -> bool:
         if not self.pids.is_dir():
@@ -203,7 +220,8 @@ class LocalCluster:
             f"""apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
 localAPIEndpoint:
-  advertiseAddress: 127.0.0.1
+  # kubeadm refuses loopback here; a TEST-NET address is data only, the endpoint below is dialled.
+  advertiseAddress: 192.0.2.1
   bindPort: {spec.ports.apiserver}
 nodeRegistration:
   name: {CONTROL_PLANE_NODE}
@@ -227,42 +245,80 @@ networking:
         config = self._kubeadm_config(spec)
         kubeadm = self.binary("kubeadm")
         self._run([kubeadm, "init", "phase", "certs", "all", "--config", str(config)])
-        self._run([kubeadm, "init", "phase", "kubeconfig", "all", "--config", str(config),
-                   "--kubeconfig-dir", str(self.state_dir)])
+        self._run(
+            [
+                kubeadm,
+                "init",
+                "phase",
+                "kubeconfig",
+                "all",
+                "--config",
+                str(config),
+                "--kubeconfig-dir",
+                str(self.state_dir),
+            ]
+        )
+        # kubeadm points the components' kubeconfigs at the advertise address; here they dial loopback.
+        for conf in self.state_dir.glob("*.conf"):
+            text = conf.read_text().replace("https://192.0.2.1:", "https://127.0.0.1:")
+            conf.write_text(text)
+            conf.chmod(0o600)
 
     def _start_etcd(self, spec: ClusterSpec) -> None:
         p = spec.ports
-        self._spawn("1-etcd", [
-            self.binary("etcd"), "--name=local", f"--data-dir={self.state_dir / 'etcd'}",
-            f"--listen-client-urls=http://127.0.0.1:{p.etcd_client}",
-            f"--advertise-client-urls=http://127.0.0.1:{p.etcd_client}",
-            f"--listen-peer-urls=http://127.0.0.1:{p.etcd_peer}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{p.etcd_peer}",
-            f"--initial-cluster=local=http://127.0.0.1:{p.etcd_peer}",
-            "--listen-metrics-urls=", "--unsafe-no-fsync", "--log-level=warn",
-        ])
+        self._spawn(
+            "1-etcd",
+            [
+                self.binary("etcd"),
+                "--name=local",
+                f"--data-dir={self.state_dir / 'etcd'}",
+                f"--listen-client-urls=http://127.0.0.1:{p.etcd_client}",
+                f"--advertise-client-urls=http://127.0.0.1:{p.etcd_client}",
+                f"--listen-peer-urls=http://127.0.0.1:{p.etcd_peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{p.etcd_peer}",
+                f"--initial-cluster=local=http://127.0.0.1:{p.etcd_peer}",
+                "--listen-metrics-urls=",
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+        )
         self._wait_http("1-etcd", f"http://127.0.0.1:{p.etcd_client}/health", b'"health":"true"')
 
     def _start_apiserver(self, spec: ClusterSpec) -> None:
         p = spec.ports
-        self._spawn("2-kube-apiserver", [
-            self.binary("kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{p.etcd_client}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={p.apiserver}",
-            # The loopback address may not be an endpoint of the `kubernetes` Service.
-            "--endpoint-reconciler-type=none",
-            f"--tls-cert-file={self.pki / 'apiserver.crt'}", f"--tls-private-key-file={self.pki / 'apiserver.key'}",
-            f"--client-ca-file={self.pki / 'ca.crt'}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={self.pki / 'sa.pub'}",
-            f"--service-account-signing-key-file={self.pki / 'sa.key'}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--authorization-mode=Node,RBAC",
-            # The flannel and calico-node DaemonSets are privileged.
-            "--allow-privileged=true",
-            f"--audit-log-path={self.logs / 'audit.log'}",
-            f"--audit-policy-file={self._audit_policy()}",
-            "--audit-log-maxsize=200",
-        ])
+        self._spawn(
+            "2-kube-apiserver",
+            [
+                self.binary("kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{p.etcd_client}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={p.apiserver}",
+                # The loopback address may not be an endpoint of the `kubernetes` Service.
+                "--endpoint-reconciler-type=none",
+                f"--tls-cert-file={self.pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={self.pki / 'apiserver.key'}",
+                f"--client-ca-file={self.pki / 'ca.crt'}",
+                # As kubeadm sets them: controllers read the front-proxy CA from extension-apiserver-authentication.
+                f"--requestheader-client-ca-file={self.pki / 'front-proxy-ca.crt'}",
+                "--requestheader-allowed-names=front-proxy-client",
+                "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+                "--requestheader-group-headers=X-Remote-Group",
+                "--requestheader-username-headers=X-Remote-User",
+                f"--proxy-client-cert-file={self.pki / 'front-proxy-client.crt'}",
+                f"--proxy-client-key-file={self.pki / 'front-proxy-client.key'}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={self.pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={self.pki / 'sa.key'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--authorization-mode=Node,RBAC",
+                # The flannel and calico-node DaemonSets are privileged.
+                "--allow-privileged=true",
+                f"--audit-log-path={self.logs / 'audit.log'}",
+                f"--audit-policy-file={self._audit_policy()}",
+                "--audit-log-maxsize=200",
+            ],
+        )
         self._wait_http("2-kube-apiserver", f"https://127.0.0.1:{p.apiserver}/readyz", b"ok")
 
     def _audit_policy(self) -> Path:
@@ -280,42 +336,76 @@ networking:
         # same way with super-admin.conf, then hand out admin.conf as kubeadm does.
         super_admin = str(self.state_dir / "super-admin.conf")
         kubectl = self.binary("kubectl")
-        self._run([kubectl, "--kubeconfig", super_admin, "create", "clusterrolebinding", "kubeadm:cluster-admins",
-                   "--clusterrole=cluster-admin", "--group=kubeadm:cluster-admins"])
+        self._run(
+            [
+                kubectl,
+                "--kubeconfig",
+                super_admin,
+                "create",
+                "clusterrolebinding",
+                "kubeadm:cluster-admins",
+                "--clusterrole=cluster-admin",
+                "--group=kubeadm:cluster-admins",
+            ]
+        )
         shutil.copy(self.state_dir / "admin.conf", self.kubeconfig)
         self.kubeconfig.chmod(0o600)
 
     def _start_controller_manager(self, spec: ClusterSpec) -> None:
         conf = str(self.state_dir / "controller-manager.conf")
         port = spec.ports.controller_manager
-        self._spawn("3-kube-controller-manager", [
-            self.binary("kube-controller-manager"), f"--kubeconfig={conf}",
-            f"--authentication-kubeconfig={conf}", f"--authorization-kubeconfig={conf}",
-            "--bind-address=127.0.0.1", f"--secure-port={port}", "--leader-elect=false",
-            "--controllers=*", "--use-service-account-credentials=true",
-            # What kubeadm adds when networking.podSubnet is set: nodes get spec.podCIDR from it.
-            "--allocate-node-cidrs=true", f"--cluster-cidr={spec.pod_cidr}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            f"--root-ca-file={self.pki / 'ca.crt'}", f"--service-account-private-key-file={self.pki / 'sa.key'}",
-            f"--cluster-signing-cert-file={self.pki / 'ca.crt'}", f"--cluster-signing-key-file={self.pki / 'ca.key'}",
-        ])
-        self._wait_http("3-kube-controller-manager", f"https://127.0.0.1:{port}/healthz", b"ok")
+        self._spawn(
+            "3-kube-controller-manager",
+            [
+                self.binary("kube-controller-manager"),
+                f"--kubeconfig={conf}",
+                f"--authentication-kubeconfig={conf}",
+                f"--authorization-kubeconfig={conf}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                "--leader-elect=false",
+                "--controllers=*",
+                "--use-service-account-credentials=true",
+                # What kubeadm adds when networking.podSubnet is set: nodes get spec.podCIDR from it.
+                "--allocate-node-cidrs=true",
+                f"--cluster-cidr={spec.pod_cidr}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                f"--root-ca-file={self.pki / 'ca.crt'}",
+                f"--service-account-private-key-file={self.pki / 'sa.key'}",
+                f"--cluster-signing-cert-file={self.pki / 'ca.crt'}",
+                f"--cluster-signing-key-file={self.pki / 'ca.key'}",
+            ],
+        )
+        # Its serving certificate is self-signed in memory: nothing to verify it against.
+        self._wait_http("3-kube-controller-manager", f"https://127.0.0.1:{port}/healthz", b"ok", verify=False)
 
     def _start_scheduler(self, spec: ClusterSpec) -> None:
         conf = str(self.state_dir / "scheduler.conf")
         port = spec.ports.scheduler
-        self._spawn("4-kube-scheduler", [
-            self.binary("kube-scheduler"), f"--kubeconfig={conf}",
-            f"--authentication-kubeconfig={conf}", f"--authorization-kubeconfig={conf}",
-            "--bind-address=127.0.0.1", f"--secure-port={port}", "--leader-elect=false",
-        ])
-        self._wait_http("4-kube-scheduler", f"https://127.0.0.1:{port}/healthz", b"ok")
+        self._spawn(
+            "4-kube-scheduler",
+            [
+                self.binary("kube-scheduler"),
+                f"--kubeconfig={conf}",
+                f"--authentication-kubeconfig={conf}",
+                f"--authorization-kubeconfig={conf}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                "--leader-elect=false",
+            ],
+        )
+        self._wait_http("4-kube-scheduler", f"https://127.0.0.1:{port}/healthz", b"ok", verify=False)
 
     def _start_kwok(self) -> None:
-        self._spawn("5-kwok", [
-            self.binary("kwok"), f"--kubeconfig={self.state_dir / 'super-admin.conf'}",
-            "--manage-all-nodes=true", "--node-lease-duration-seconds=40",
-        ])
+        self._spawn(
+            "5-kwok",
+            [
+                self.binary("kwok"),
+                f"--kubeconfig={self.state_dir / 'super-admin.conf'}",
+                "--manage-all-nodes=true",
+                "--node-lease-duration-seconds=40",
+            ],
+        )
 
     def _create_nodes(self, spec: ClusterSpec) -> None:
         items = []
@@ -325,27 +415,39 @@ networking:
             if name == CONTROL_PLANE_NODE:
                 labels["node-role.kubernetes.io/control-plane"] = ""
                 taints = [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
-            items.append({
-                "apiVersion": "v1", "kind": "Node",
-                "metadata": {"name": name, "labels": labels, "annotations": {"kwok.x-k8s.io/node": "fake"}},
-                "spec": {"providerID": f"kwok://{name}", "taints": taints},
-                # TEST-NET-1 addresses: data only, never dialled.
-                "status": {"addresses": [{"type": "InternalIP", "address": f"192.0.2.{10 + index}"}],
-                           "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
-                           "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"}},
-            })
+            items.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "metadata": {"name": name, "labels": labels, "annotations": {"kwok.x-k8s.io/node": "fake"}},
+                    "spec": {"providerID": f"kwok://{name}", "taints": taints},
+                    # TEST-NET-1 addresses: data only, never dialled.
+                    "status": {
+                        "addresses": [{"type": "InternalIP", "address": f"192.0.2.{10 + index}"}],
+                        "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+                        "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+                    },
+                }
+            )
         manifest = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
-        self._run([self.binary("kubectl"), "--kubeconfig", str(self.kubeconfig), "create", "-f", "-"],
-                  stdin=manifest)
+        self._run([self.binary("kubectl"), "--kubeconfig", str(self.kubeconfig), "create", "-f", "-"], stdin=manifest)
 
     def _wait_nodes(self, spec: ClusterSpec) -> None:
         kubectl = [self.binary("kubectl"), "--kubeconfig", str(self.kubeconfig)]
         network = ipaddress.ip_network(spec.pod_cidr)
         deadline = time.monotonic() + START_TIMEOUT
-        self._run(kubectl + ["wait", "node", "--all", "--for=condition=Ready", f"--timeout={START_TIMEOUT}s"])
-        self._run(kubectl + ["wait", "node", "--all", "--for=jsonpath={.spec.podCIDR}",
-                             f"--timeout={max(1, int(deadline - time.monotonic()))}s"])
-        nodes = json.loads(self._run(kubectl + ["get", "nodes", "-o", "json"]))["items"]
+        self._run([*kubectl, "wait", "node", "--all", "--for=condition=Ready", f"--timeout={START_TIMEOUT}s"])
+        self._run(
+            [
+                *kubectl,
+                "wait",
+                "node",
+                "--all",
+                "--for=jsonpath={.spec.podCIDR}",
+                f"--timeout={max(1, int(deadline - time.monotonic()))}s",
+            ]
+        )
+        nodes = json.loads(self._run([*kubectl, "get", "nodes", "-o", "json"]))["items"]
         for node in nodes:
             cidr = ipaddress.ip_network(node["spec"]["podCIDR"])
             if not cidr.subnet_of(network):
@@ -355,8 +457,17 @@ networking:
     def _wait_serviceaccount(self, kubectl: list[str]) -> None:
         # Pods are refused by ServiceAccount admission until the controller creates the SA.
         for namespace in ("default", "kube-system"):
-            self._run(kubectl + ["wait", "-n", namespace, "serviceaccount/default", "--for=create",
-                                 f"--timeout={START_TIMEOUT}s"])
+            self._run(
+                [
+                    *kubectl,
+                    "wait",
+                    "-n",
+                    namespace,
+                    "serviceaccount/default",
+                    "--for=create",
+                    f"--timeout={START_TIMEOUT}s",
+                ]
+            )
 
     # -- process helpers ---------------------------------------------------------------------
     def _expected_exe(self, name: str) -> str | None:
@@ -366,29 +477,44 @@ networking:
     def _spawn(self, key: str, argv: list[str]) -> None:
         name = key.split("-", 1)[1]
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, cwd=self.state_dir)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.state_dir,
+        )
         log.close()
         (self.pids / f"{key}.pid").write_text(str(proc.pid))
         self._procs[key] = proc
 
-    def _wait_http(self, key: str, url: str, expect: bytes) -> None:
+    def _wait_http(self, key: str, url: str, expect: bytes, verify: bool = True) -> None:
         name = key.split("-", 1)[1]
         proc = self._procs[key]
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             code = proc.poll()
             if code is not None:
-                raise ClusterError(f"{name} exited with code {code} while starting; see {self.logs / name}.log:\n"
-                                   + _tail(self.logs / f"{name}.log"))
-            if self._probe(url, expect):
+                raise ClusterError(
+                    f"{name} exited with code {code} while starting; see {self.logs / name}.log:\n"
+                    + _tail(self.logs / f"{name}.log")
+                )
+            if self._probe(url, expect, verify):
                 return
             time.sleep(0.5)
-        raise ClusterError(f"{name} did not become healthy at {url} within {START_TIMEOUT}s; "
-                           f"see {self.logs / name}.log:\n" + _tail(self.logs / f"{name}.log"))
+        raise ClusterError(
+            f"{name} did not become healthy at {url} within {START_TIMEOUT}s; "
+            f"see {self.logs / name}.log:\n" + _tail(self.logs / f"{name}.log")
+        )
 
-    def _probe(self, url: str, expect: bytes = b"ok") -> bool:
-        context = ssl.create_default_context(cafile=str(self.pki / "ca.crt")) if url.startswith("https") else None
+    def _probe(self, url: str, expect: bytes = b"ok", verify: bool = True) -> bool:
+        context = None
+        if url.startswith("https"):
+            context = ssl.create_default_context(cafile=str(self.pki / "ca.crt"))
+            if not verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
         try:
             with urllib.request.urlopen(url, timeout=2, context=context) as response:  # noqa: S310 - loopback
                 return expect in response.read()
@@ -483,6 +609,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("local cluster is not running")
                 return 1
             print(f"local cluster up: POD_CIDR={spec.pod_cidr} NODES={spec.nodes}; KUBECONFIG={cluster.kubeconfig}")
+            for name, pod_cidr in cluster.node_pod_cidrs().items():
+                print(f"  node {name}: podCIDR {pod_cidr}")
     except ClusterError as exc:
         print(f"localcluster: {exc}", file=sys.stderr)
         return 1

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from localcluster import ClusterError, ClusterSpec, LocalCluster, node_names, validate_spec
 
 

@@ -1,0 +1,265 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge.cluster contributors
+# Apache License 2.0 (see LICENSE)
+"""The only I/O of the collection's modules: a small REST adapter on the `kubernetes` client.
+
+Raw REST with per-group discovery instead of the dynamic client: the dynamic client discovers every
+API group on each run, which costs dozens of requests the modules never need.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import json
+import time
+
+try:
+    from kubernetes import config as kube_config
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported by the module
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = exc
+    ApiException = Urllib3Error = Exception
+
+PATCH_TYPES = {
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "apply": "application/apply-patch+yaml",
+}
+
+
+class KubeError(Exception):
+    """An API failure with the status and the server's own message."""
+
+    def __init__(self, message, status=None, reason=None):
+        super(KubeError, self).__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class Conflict(KubeError):
+    """409: somebody else wrote the object since it was read; read it again and recompute."""
+
+
+def split_api_version(api_version):
+    if "/" in api_version:
+        return tuple(api_version.split("/", 1))
+    return "", api_version
+
+
+class KubeClient:
+    def __init__(self, kubeconfig=None, context=None, field_manager="kubeforge"):
+        try:
+            self.api = kube_config.new_client_from_config(config_file=kubeconfig, context=context)
+        except (kube_config.ConfigException, OSError, TypeError) as exc:
+            raise KubeError(
+                "cannot load the kubeconfig %s%s: %s; pass kubeconfig= (and context=) or set KUBECONFIG"
+                % (kubeconfig or "(default)", " context %s" % context if context else "", exc)
+            ) from None
+        self.host = self.api.configuration.host
+        self.field_manager = field_manager
+        self._resources = {}
+        self.requests = {"GET": 0, "LIST": 0, "WATCH": 0, "write": 0, "dry-run": 0}
+
+    # -- discovery ------------------------------------------------------------------------------
+    def resource(self, api_version, kind):
+        """(collection path builder, namespaced) of a kind, discovering its group version once."""
+        if api_version not in self._resources:
+            group, version = split_api_version(api_version)
+            base = "/api/%s" % version if not group else "/apis/%s/%s" % (group, version)
+            try:
+                listing = self._call("GET", base, count="GET")
+            except KubeError as exc:
+                if exc.status == 404:
+                    listing = {"resources": []}
+                else:
+                    raise
+            kinds = {}
+            for item in listing.get("resources", []):
+                if "/" not in item["name"]:
+                    kinds[item["kind"]] = (base, item["name"], item["namespaced"])
+            if not kinds:
+                return None  # not cached: the group may appear once its CRDs are established
+            self._resources[api_version] = kinds
+        return self._resources[api_version].get(kind)
+
+    def path(self, api_version, kind, namespace=None, name=None):
+        found = self.resource(api_version, kind)
+        if found is None:
+            raise KubeError(
+                "the API server does not serve %s %s; is its CRD installed?" % (api_version, kind), status=404
+            )
+        base, plural, namespaced = found
+        parts = [base]
+        if namespaced and namespace:  # a namespaced kind without one: across all namespaces (lists)
+            parts += ["namespaces", namespace]
+        parts.append(plural)
+        if name:
+            parts.append(name)
+        return "/".join(parts)
+
+    # -- reads ----------------------------------------------------------------------------------
+    def get(self, api_version, kind, name, namespace=None):
+        """The object, or None when it (or its kind) does not exist."""
+        if self.resource(api_version, kind) is None:
+            return None
+        try:
+            return self._call("GET", self.path(api_version, kind, namespace, name), count="GET")
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, api_version, kind, namespace=None, label_selector=None, field_selector=None):
+        return self.list_with_version(api_version, kind, namespace, label_selector, field_selector)[0]
+
+    def list_with_version(self, api_version, kind, namespace=None, label_selector=None, field_selector=None):
+        """(items, the list's resourceVersion to watch from)."""
+        if self.resource(api_version, kind) is None:
+            return [], None
+        query = []
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        listing = self._call("GET", self.path(api_version, kind, namespace), query=query, count="LIST")
+        return listing.get("items", []), listing.get("metadata", {}).get("resourceVersion")
+
+    def version(self):
+        return self._call("GET", "/version", count="GET")
+
+    # -- writes ---------------------------------------------------------------------------------
+    def _object_path(self, obj, with_name=True):
+        meta = obj["metadata"]
+        namespaced = (self.resource(obj["apiVersion"], obj["kind"]) or (None, None, False))[2]
+        namespace = (meta.get("namespace") or "default") if namespaced else None
+        return self.path(obj["apiVersion"], obj["kind"], namespace, meta["name"] if with_name else None)
+
+    def apply(self, obj, dry_run=False, force=True):
+        """Server-side apply: no last-applied annotation, so CRDs of any size apply."""
+        path = self._object_path(obj)
+        query = [("fieldManager", self.field_manager), ("force", "true" if force else "false")]
+        return self._write("PATCH", path, obj, query, PATCH_TYPES["apply"], dry_run)
+
+    def create(self, obj, dry_run=False):
+        path = self._object_path(obj, with_name=False)
+        return self._write("POST", path, obj, [("fieldManager", self.field_manager)], None, dry_run)
+
+    def patch(self, api_version, kind, name, namespace, body, patch_type="merge", dry_run=False):
+        """A patch carrying metadata.resourceVersion fails with Conflict if the object moved on."""
+        path = self.path(api_version, kind, namespace, name)
+        return self._write(
+            "PATCH", path, body, [("fieldManager", self.field_manager)], PATCH_TYPES[patch_type], dry_run
+        )
+
+    def delete(self, api_version, kind, name, namespace=None, uid=None, dry_run=False):
+        body = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            return self._write("DELETE", self.path(api_version, kind, namespace, name), body, [], None, dry_run)
+        except KubeError as exc:
+            if exc.status in (404, 409):  # gone already, or replaced by a newer object of that name
+                return None
+            raise
+
+    # -- watch ----------------------------------------------------------------------------------
+    def watch(
+        self,
+        api_version,
+        kind,
+        namespace=None,
+        field_selector=None,
+        label_selector=None,
+        timeout=300,
+        resource_version=None,
+    ):
+        """Yield (event type, object) until the timeout; the caller stops when satisfied."""
+        deadline = time.time() + timeout
+        path = self.path(api_version, kind, namespace)
+        while time.time() < deadline:
+            query = [
+                ("watch", "true"),
+                ("allowWatchBookmarks", "false"),
+                ("timeoutSeconds", str(max(1, int(deadline - time.time())))),
+            ]
+            if field_selector:
+                query.append(("fieldSelector", field_selector))
+            if label_selector:
+                query.append(("labelSelector", label_selector))
+            if resource_version:
+                query.append(("resourceVersion", resource_version))
+            self.requests["WATCH"] += 1
+            response = self._raw("GET", path, query=query, stream=True)
+            try:
+                for line in _lines(response):
+                    event = json.loads(line)
+                    if event.get("type") == "ERROR":
+                        resource_version = None  # expired: restart from the current state
+                        break
+                    resource_version = event["object"]["metadata"].get("resourceVersion", resource_version)
+                    yield event["type"], event["object"]
+            finally:
+                response.release_conn()
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _write(self, method, path, body, query, content_type, dry_run):
+        if dry_run:
+            query = [*list(query), ("dryRun", "All")]
+        self.requests["dry-run" if dry_run else "write"] += 1
+        return self._call(method, path, query=query, body=body, content_type=content_type)
+
+    def _call(self, method, path, query=None, body=None, content_type=None, count=None):
+        if count:
+            self.requests[count] += 1
+        response = self._raw(method, path, query=query, body=body, content_type=content_type)
+        data = response.data
+        return json.loads(data) if data else {}
+
+    def _raw(self, method, path, query=None, body=None, content_type=None, stream=False):
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        if content_type == PATCH_TYPES["apply"]:
+            body = json.dumps(body)  # JSON is YAML; keep the client from re-encoding it
+        try:
+            return self.api.call_api(
+                path,
+                method,
+                query_params=query or [],
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=None if stream else 60,
+            )
+        except ApiException as exc:
+            message = exc.reason
+            with contextlib.suppress(TypeError, ValueError):
+                message = json.loads(exc.body).get("message", message)
+            error = Conflict if exc.status == 409 and method != "DELETE" else KubeError
+            raise error(
+                "%s %s: %s (HTTP %s)" % (method, path, message, exc.status), status=exc.status, reason=exc.reason
+            ) from None
+        except (Urllib3Error, OSError) as exc:
+            raise KubeError(
+                "cannot reach the API server at %s: %s; check kubeconfig/context and that the server is up"
+                % (self.host, exc)
+            ) from None
+
+
+def _lines(response):
+    buffer = b""
+    for chunk in response.stream(4096):
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            if line.strip():
+                yield line

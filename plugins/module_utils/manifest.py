@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge.cluster contributors
+# Apache License 2.0 (see LICENSE)
+"""Upstream manifests: where to get one (URL with sha256, local file, mirror), cached; and pure object helpers."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import os
+import re
+import tempfile
+
+try:
+    import yaml
+
+    HAS_YAML = True
+except ImportError:  # pragma: no cover - the kubernetes client depends on PyYAML
+    HAS_YAML = False
+
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
+    MatrixError,
+    known_sha256,
+    manifest_url,
+    mirror_path,
+)
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+# Applied first: the API server must know a CRD (and a namespace) before objects that use it.
+KIND_ORDER = ("Namespace", "CustomResourceDefinition")
+
+
+class ManifestSource:
+    """Where the manifest of a CNI version comes from; exactly one of url, path, mirror."""
+
+    def __init__(self, cni, version, url=None, sha256=None, path=None, mirror=None):
+        if sha256 is not None and not SHA256_RE.match(sha256.lower()):
+            raise MatrixError("manifest_sha256=%r is not a sha256 (64 hex digits)" % sha256)
+        self.cni = cni
+        self.version = version
+        self.path = path or (os.path.join(mirror, mirror_path(cni, version)) if mirror else None)
+        self.url = None if self.path else (url or manifest_url(cni, version))
+        default_sha = known_sha256(cni, version) if not url and not path else None
+        self.sha256 = (sha256 or default_sha or "").lower() or None
+
+    def describe(self):
+        return self.path or self.url
+
+
+def cache_dir():
+    root = os.environ.get("KUBEFORGE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kubeforge"
+    )
+    return os.path.join(root, "manifests")
+
+
+def read_manifest(source, fetch_url):
+    """The manifest text, checked against its sha256; downloads are cached by checksum.
+
+    fetch_url(url) -> bytes is the caller's downloader (Ansible's open_url in the module).
+    Returns (text, warnings).
+    """
+    warnings = []
+    if source.path:
+        try:
+            with open(source.path, "rb") as handle:
+                data = handle.read()
+        except (IOError, OSError) as exc:
+            raise MatrixError("cannot read the manifest %s: %s" % (source.path, exc.strerror or exc)) from None
+    else:
+        cached = os.path.join(cache_dir(), source.sha256 + ".yaml") if source.sha256 else None
+        if cached and os.path.exists(cached):
+            with open(cached, "rb") as handle:
+                data = handle.read()
+            if hashlib.sha256(data).hexdigest() == source.sha256:
+                return data.decode("utf-8"), warnings
+        data = fetch_url(source.url)
+        if cached and hashlib.sha256(data).hexdigest() == source.sha256:
+            _write_atomic(cached, data)
+    digest = hashlib.sha256(data).hexdigest()
+    if source.sha256 and digest != source.sha256:
+        raise MatrixError(
+            "the manifest %s has sha256 %s, not the expected %s; check the mirror or pass manifest_sha256"
+            % (source.describe(), digest, source.sha256)
+        )
+    if not source.sha256:
+        warnings.append("no sha256 is known for %s; pass manifest_sha256 to pin it" % source.describe())
+    return data.decode("utf-8"), warnings
+
+
+def _write_atomic(path, data):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+    handle, tmp = tempfile.mkstemp(dir=directory)
+    with os.fdopen(handle, "wb") as out:
+        out.write(data)
+    os.rename(tmp, path)
+
+
+def load_documents(text, where="manifest"):
+    """Objects of a multi-document YAML manifest, namespaces and CRDs first, List kinds flattened."""
+    try:
+        docs = [doc for doc in yaml.safe_load_all(text) if doc]
+    except yaml.YAMLError as exc:
+        raise MatrixError("%s is not valid YAML: %s" % (where, exc)) from None
+    objects = []
+    for doc in docs:
+        if not isinstance(doc, dict) or "kind" not in doc or "apiVersion" not in doc:
+            raise MatrixError("%s holds a document that is not a Kubernetes object" % where)
+        objects.extend((doc.get("items") or []) if doc["kind"].endswith("List") else [doc])
+    rank = dict((kind, index) for index, kind in enumerate(KIND_ORDER))
+    return sorted(objects, key=lambda obj: rank.get(obj["kind"], len(KIND_ORDER)))
+
+
+def object_key(obj):
+    meta = obj["metadata"]
+    return (obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+
+
+def describe(obj):
+    meta = obj["metadata"]
+    where = "%s/%s" % (meta["namespace"], meta["name"]) if meta.get("namespace") else meta["name"]
+    return "%s %s" % (obj["kind"], where)
+
+
+def find(objects, kind, name):
+    for obj in objects:
+        if obj["kind"] == kind and obj["metadata"]["name"] == name:
+            return obj
+    return None
+
+
+def replace_registry(image, registry):
+    """ghcr.io/flannel-io/flannel:v1 with registry mirror.local/x -> mirror.local/x/flannel-io/flannel:v1."""
+    first, _, rest = image.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        image = rest
+    return "%s/%s" % (registry.rstrip("/"), image)
+
+
+def pod_containers(obj):
+    spec = obj.get("spec", {}).get("template", {}).get("spec", {})
+    return list(spec.get("initContainers") or []) + list(spec.get("containers") or [])
+
+
+def image_tag(obj, container_name):
+    for container in pod_containers(obj):
+        if container["name"] == container_name:
+            image = container.get("image", "")
+            return image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else None
+    return None
