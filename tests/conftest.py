@@ -11,6 +11,12 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 sys.path.insert(0, str(REPO))
+# The checkout is the collection; Ansible imports it as ansible_collections.kubeforge.cluster.
+_link = REPO / ".collections" / "ansible_collections" / "kubeforge" / "cluster"
+if not _link.exists():
+    _link.parent.mkdir(parents=True, exist_ok=True)
+    _link.symlink_to("../../..")
+sys.path.insert(0, str(REPO / ".collections"))
 
 from localcluster import ClusterSpec, LocalCluster  # noqa: E402
 

@@ -423,17 +423,17 @@ class CniConfig:
             patch = merge_patch(strip_volatile(live), strip_volatile(desired))
             if not patch:
                 return live, False
-            patch.setdefault("metadata", {})["resourceVersion"] = live["metadata"]["resourceVersion"]
+            # The resourceVersion makes the patch fail with a conflict if the object moved on since read.
+            body = dict(
+                patch, metadata=dict(patch.get("metadata") or {}, resourceVersion=live["metadata"]["resourceVersion"])
+            )
             api_version, kind, namespace, name = object_key(live)
             try:
-                result = self.client.patch(api_version, kind, name, namespace, patch, patch_type, self.check_mode)
+                result = self.client.patch(api_version, kind, name, namespace, body, patch_type, self.check_mode)
             except Conflict:
                 live = read()
                 continue
             self.updated.append(describe(live))
-            del patch["metadata"]["resourceVersion"]
-            if not patch["metadata"]:
-                del patch["metadata"]
             self.diff.append(
                 {
                     "before_header": describe(live),

@@ -1,0 +1,306 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge.cluster contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: cni_config
+short_description: Install Flannel, Calico or Canal and switch its backend on a live cluster
+version_added: 0.1.0
+description:
+  - Installs the upstream manifest of the CNI at a pinned version, patched so that the first apply is
+    already right (pod CIDR, backend, MTU, image registry), and server-side applied with the field
+    manager C(kubeforge), so CRDs of any size apply.
+  - On an installed cluster, reads the live objects, computes the desired ones and writes only the
+    difference. Objects that exist are adopted as they are, including an install from the upstream
+    release asset (whose DaemonSet selector differs); only the fields this module owns are changed.
+  - Flannel and Canal read C(net-conf.json) at start only, and nodes on different backends cannot reach
+    each other, so after a change every CNI pod is replaced at once. Calico's switch follows the order
+    Calico needs - to vxlan, the IPPool first; from vxlan, BIRD running on every node first.
+  - The pod CIDR is checked against the cluster (kubeadm-config C(networking.podSubnet), node
+    C(spec.podCIDR), the live CNI config); a mismatch is refused, because changing it is a migration.
+  - Every bad input fails before anything is written.
+author:
+  - kubeforge maintainers
+extends_documentation_fragment:
+  - kubeforge.cluster.kube_auth
+attributes:
+  check_mode:
+    support: full
+    details: Every write is sent as a server-side dry run, so the API server validates it; nothing changes.
+  diff_mode:
+    support: full
+    details: Shows, per object, the owned fields before and after.
+options:
+  cni:
+    description: The CNI. Canal is Flannel networking with Calico network policy.
+    type: str
+    required: true
+    choices: [flannel, calico, canal]
+  backend:
+    description:
+      - The backend. Flannel and Canal take C(vxlan) (default), C(host-gw), C(wireguard), C(udp).
+      - Calico takes C(ipip) (default, as Calico's manifest), C(bgp) (alias C(bird)) and C(vxlan).
+      - C(udp) is linux/amd64 only and needs a privileged kube-flannel container; the module makes
+        that change (and undoes it when leaving udp) and warns.
+      - Calico C(ipip) is C(calico_backend=bird) plus IPPool C(ipipMode); C(vxlan) is
+        C(calico_backend=vxlan), IPPool C(vxlanMode) and calico-node probes without BIRD checks.
+    type: str
+    choices: [bgp, bird, host-gw, ipip, udp, vxlan, wireguard]
+  calico_backend:
+    description:
+      - Calico only; the C(calico-config) spelling of the backend, C(bird) or C(vxlan). Prefer O(backend).
+      - C(ipip) is rejected - it is not a value of C(calico_backend) (calico-node silently runs it as
+        C(bird)); use O(backend=ipip).
+    type: str
+  pod_cidr:
+    description:
+      - The pod network. Defaults to the cluster's (live CNI config, then kubeadm's
+        C(networking.podSubnet)), then to the CNI's default - 10.244.0.0/16 for Flannel and Canal,
+        192.168.0.0/16 for Calico.
+      - Becomes Flannel's C(Network), or Calico's C(CALICO_IPV4POOL_CIDR) and default IPPool C(cidr).
+    type: str
+  state:
+    description: Only C(present); the CNI is installed and configured as asked.
+    type: str
+    default: present
+    choices: [present]
+  version:
+    description: The upstream version to install, e.g. C(v0.28.9) for Flannel, C(v3.32.1) for Calico and Canal.
+    type: str
+  manifest_url:
+    description:
+      - Where to download the manifest. Defaults to the upstream file of O(version); its sha256 is
+        known for the pinned versions, and a download is cached by checksum.
+    type: str
+  manifest_sha256:
+    description: The expected sha256 of the manifest; required to pin a manifest from O(manifest_url).
+    type: str
+  manifest_path:
+    description: A local manifest file (for air-gapped sites), used instead of a download.
+    type: path
+  manifest_mirror:
+    description:
+      - A mirror directory laid out as C(<mirror>/flannel/<version>/kube-flannel.yml) and
+        C(<mirror>/calico/<version>/calico.yaml) (or C(canal.yaml)).
+    type: path
+  image_registry:
+    description:
+      - Pull the CNI images from this registry (and path) instead, e.g. C(registry.example.com/mirror)
+        turns C(quay.io/calico/node:v3.32.1) into C(registry.example.com/mirror/calico/node:v3.32.1).
+    type: str
+  mtu:
+    description:
+      - Flannel vxlan and wireguard - Backend C(MTU). Calico - C(veth_mtu) (0, the default, auto-detects).
+    type: int
+  vni:
+    description: Flannel vxlan - the VXLAN network identifier (C(VNI), default 1).
+    type: int
+  port:
+    description: Flannel vxlan and udp - the UDP port (vxlan default 8472, udp default 8285).
+    type: int
+  direct_routing:
+    description: Flannel vxlan - route directly between hosts on one subnet (C(DirectRouting)).
+    type: bool
+  gbp:
+    description: Flannel vxlan - VXLAN Group Based Policy (C(GBP)).
+    type: bool
+  psk:
+    description: Flannel wireguard - the pre-shared key (C(wg genpsk)); never shown in output.
+    type: str
+  listen_port:
+    description: Flannel wireguard - the UDP port (C(ListenPort), default 51820).
+    type: int
+  wireguard_mode:
+    description: Flannel wireguard - C(Mode).
+    type: str
+    choices: [separate, auto, ipv4, ipv6]
+  encapsulation:
+    description:
+      - Calico ipip and vxlan - the IPPool mode, C(Always) (default) or C(CrossSubnet).
+    type: str
+    choices: [Always, CrossSubnet]
+  restart:
+    description:
+      - C(auto) restarts the CNI pods when the configuration they read at start changed, or when they
+        run an older one than the ConfigMap holds. C(always) restarts them in any case. C(never) leaves
+        them; changes to the DaemonSet's pod template (Calico probes and env, the udp privilege) still
+        roll out through the DaemonSet controller.
+    type: str
+    default: auto
+    choices: [auto, always, never]
+  wait:
+    description: After a restart, wait until every CNI pod is replaced and ready.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait; on timeout the module fails and names the nodes that lag.
+    type: int
+    default: 300
+notes:
+  - Flannel never removes what the previous backend left on the nodes (C(flannel.1), C(flannel-wg),
+    host-gw routes); the module returns them in RV(stale_node_state) for the C(cni_backend) role to clean.
+  - Running pods keep their interface MTU; when a switch lowers it, RV(workloads_to_restart) lists them.
+  - The module does not upgrade an installed CNI to another version.
+seealso:
+  - module: kubeforge.cluster.cni_info
+"""
+
+EXAMPLES = r"""
+- name: Install Flannel with the vxlan backend and kubeadm's pod CIDR
+  kubeforge.cluster.cni_config:
+    cni: flannel
+    kubeconfig: /etc/kubernetes/admin.conf
+
+- name: Install Calico with VXLAN across subnets only, images from a mirror registry
+  kubeforge.cluster.cni_config:
+    cni: calico
+    backend: vxlan
+    encapsulation: CrossSubnet
+    pod_cidr: 192.168.0.0/16
+    image_registry: registry.example.com/mirror
+
+- name: Switch a live Flannel cluster to WireGuard
+  kubeforge.cluster.cni_config:
+    cni: flannel
+    backend: wireguard
+    psk: "{{ vault_flannel_psk }}"
+  register: switch
+
+- name: Show what the old backend left on the nodes
+  ansible.builtin.debug:
+    var: switch.stale_node_state
+
+- name: Install from a local mirror on an air-gapped site
+  kubeforge.cluster.cni_config:
+    cni: canal
+    manifest_mirror: /srv/mirror
+"""
+
+RETURN = r"""
+cni:
+  description: The CNI configured.
+  returned: success
+  type: str
+  sample: calico
+backend:
+  description: The backend now configured (canonical name, C(bird) is returned as C(bgp)).
+  returned: success
+  type: str
+  sample: vxlan
+encapsulation:
+  description: Calico's IPPool mode for the backend; null for bgp.
+  returned: success and cni is calico
+  type: str
+  sample: Always
+pod_cidr:
+  description: The pod CIDR in force.
+  returned: success
+  type: str
+  sample: 192.168.0.0/16
+version:
+  description: The CNI version running (the tag of its main image).
+  returned: success
+  type: str
+  sample: v3.32.1
+created:
+  description: Objects created.
+  returned: always
+  type: list
+  elements: str
+  sample: [Namespace kube-flannel, DaemonSet kube-flannel/kube-flannel-ds]
+updated:
+  description: Objects patched.
+  returned: always
+  type: list
+  elements: str
+  sample: [ConfigMap kube-flannel/kube-flannel-cfg]
+restarted:
+  description: The CNI pods replaced (their names before the restart).
+  returned: always
+  type: list
+  elements: str
+stale_node_state:
+  description: Per node, the devices and routes the previous Flannel backend left, to be removed.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{node: node-1, devices: [flannel.1], routes: []}]
+workloads_to_restart:
+  description: Running pods (namespace/name) that keep the old, larger MTU until restarted.
+  returned: always
+  type: list
+  elements: str
+api_requests:
+  description: API requests this run made, by kind (GET, LIST, WATCH, write, dry-run).
+  returned: always
+  type: dict
+  sample: {GET: 12, LIST: 2, WATCH: 0, write: 0, dry-run: 0}
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.urls import open_url
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni import CniConfig, build_request
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import MatrixError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.kube import (
+    HAS_KUBERNETES,
+    KUBERNETES_IMPORT_ERROR,
+    KubeClient,
+    KubeError,
+)
+from ansible_collections.kubeforge.cluster.plugins.module_utils.module_args import (
+    CNI_CONFIG_MUTUALLY_EXCLUSIVE,
+    cni_config_argument_spec,
+)
+
+
+def fetch_url(url):
+    try:
+        return open_url(url, timeout=60, follow_redirects="safe").read()
+    except Exception as exc:  # open_url raises many kinds; all mean the same to the user
+        raise MatrixError(
+            "cannot download %s: %s; use manifest_path or manifest_mirror on a site without access" % (url, exc)
+        ) from None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=cni_config_argument_spec(),
+        mutually_exclusive=CNI_CONFIG_MUTUALLY_EXCLUSIVE,
+        supports_check_mode=True,
+    )
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    runner = None
+    try:
+        request = build_request(module.params)
+        client = KubeClient(module.params["kubeconfig"], module.params["context"])
+        runner = CniConfig(client, request, module.check_mode, fetch_url, module.warn)
+        result = runner.run()
+    except (MatrixError, KubeError) as exc:
+        partial = {}
+        if runner is not None:
+            # What was written before the failure, so a re-run's diff is not a surprise.
+            partial = {
+                "changed": bool(runner.created or runner.updated),
+                "created": runner.created,
+                "updated": runner.updated,
+                "api_requests": runner.client.requests,
+            }
+        module.fail_json(msg=str(exc), **partial)
+    except Exception as exc:  # pragma: no cover - a bug: show it whole
+        module.fail_json(msg="unexpected error: %s" % exc, exception=traceback.format_exc())
+    result["api_requests"] = client.requests
+    if module._diff:
+        result["diff"] = runner.diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

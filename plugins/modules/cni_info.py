@@ -1,0 +1,137 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge.cluster contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: cni_info
+short_description: Report the installed CNI, its version, backend and pod CIDR, and drift from what is wanted
+version_added: 0.1.0
+description:
+  - Finds which of Flannel, Calico and Canal is installed and reports its version, backend, pod CIDR,
+    kubeadm's C(networking.podSubnet) and every node's C(spec.podCIDR).
+  - With O(cni), O(backend) or O(pod_cidr) given, lists where the cluster differs from them.
+  - Reads only; never changes anything.
+author:
+  - kubeforge maintainers
+extends_documentation_fragment:
+  - kubeforge.cluster.kube_auth
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads.
+  diff_mode:
+    support: none
+options:
+  cni:
+    description: The CNI wanted, to report drift against.
+    type: str
+    choices: [flannel, calico, canal]
+  backend:
+    description: The backend wanted, to report drift against (C(bird) counts as C(bgp)).
+    type: str
+    choices: [bgp, bird, host-gw, ipip, udp, vxlan, wireguard]
+  pod_cidr:
+    description: The pod CIDR wanted, to report drift against.
+    type: str
+seealso:
+  - module: kubeforge.cluster.cni_config
+"""
+
+EXAMPLES = r"""
+- name: What runs, and does it match the inventory?
+  kubeforge.cluster.cni_info:
+    cni: "{{ cni }}"
+    backend: "{{ cni_backend }}"
+  register: cni_state
+
+- name: Fail on drift
+  ansible.builtin.assert:
+    that: cni_state.drift | length == 0
+    fail_msg: "{{ cni_state.drift }}"
+"""
+
+RETURN = r"""
+cni:
+  description: The CNI found, or null.
+  returned: always
+  type: str
+  sample: flannel
+version:
+  description: Its version (the tag of its main image).
+  returned: always
+  type: str
+  sample: v0.28.9
+backend:
+  description: Its backend (Calico - bgp, ipip or vxlan, from calico-config and the default IPPool).
+  returned: always
+  type: str
+  sample: vxlan
+encapsulation:
+  description: Calico's IPPool mode for its backend.
+  returned: always
+  type: str
+pod_cidr:
+  description: The CNI's pod network (Flannel C(Network), Calico default IPPool C(cidr)).
+  returned: always
+  type: str
+  sample: 10.244.0.0/16
+kubeadm_pod_subnet:
+  description: kubeadm's C(networking.podSubnet) from the kubeadm-config ConfigMap (IPv4 part).
+  returned: always
+  type: str
+node_pod_cidrs:
+  description: Every node's C(spec.podCIDR).
+  returned: always
+  type: dict
+  sample: {node-1: 10.244.0.0/24}
+pods_run_current_config:
+  description:
+    - Whether the CNI pods were started with the configuration the ConfigMap holds now; null when
+      the CNI was not configured by cni_config (it then cannot tell).
+  returned: always
+  type: bool
+drift:
+  description: Where the cluster differs from O(cni), O(backend) and O(pod_cidr).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{field: backend, wanted: vxlan, live: host-gw}]
+api_requests:
+  description: API requests this run made, by kind.
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni import inspect
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import MatrixError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.kube import (
+    HAS_KUBERNETES,
+    KUBERNETES_IMPORT_ERROR,
+    KubeClient,
+    KubeError,
+)
+from ansible_collections.kubeforge.cluster.plugins.module_utils.module_args import cni_info_argument_spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=cni_info_argument_spec(), supports_check_mode=True)
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    params = module.params
+    try:
+        client = KubeClient(params["kubeconfig"], params["context"])
+        wanted = {"cni": params["cni"], "backend": params["backend"], "pod_cidr": params["pod_cidr"]}
+        info = inspect(client, wanted)
+    except (MatrixError, KubeError) as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, api_requests=client.requests, **info)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Calico's backend as objects, pure."""
+
+from __future__ import annotations
+
+import pytest
+from ansible_collections.kubeforge.cluster.plugins.module_utils import calico
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import MatrixError
+
+LIVENESS = ["/bin/calico-node", "-felix-live", "-bird-live"]
+READINESS = ["/bin/calico-node", "-felix-ready", "-bird-ready"]
+
+
+def calico_node_container():
+    return {
+        "name": "calico-node",
+        "env": [
+            {"name": "CALICO_NETWORKING_BACKEND", "valueFrom": {"configMapKeyRef": {"name": "calico-config",
+                                                                                   "key": "calico_backend"}}},
+            {"name": "CALICO_IPV4POOL_IPIP", "value": "Always"},
+            {"name": "CALICO_IPV4POOL_VXLAN", "value": "Never"},
+        ],
+        "livenessProbe": {"exec": {"command": list(LIVENESS)}, "periodSeconds": 10},
+        "readinessProbe": {"exec": {"command": list(READINESS)}, "periodSeconds": 10},
+    }
+
+
+@pytest.mark.parametrize(
+    ("backend", "encapsulation", "modes"),
+    [
+        ("bgp", None, {"ipipMode": "Never", "vxlanMode": "Never"}),
+        ("ipip", "Always", {"ipipMode": "Always", "vxlanMode": "Never"}),
+        ("ipip", "CrossSubnet", {"ipipMode": "CrossSubnet", "vxlanMode": "Never"}),
+        ("vxlan", "Always", {"ipipMode": "Never", "vxlanMode": "Always"}),
+        ("vxlan", "CrossSubnet", {"ipipMode": "Never", "vxlanMode": "CrossSubnet"}),
+    ],
+)
+def test_pool_modes_per_backend(backend, encapsulation, modes):
+    assert calico.pool_modes(backend, calico.validate_encapsulation(backend, encapsulation)) == modes
+
+
+def test_encapsulation_defaults_to_always_and_bgp_takes_none():
+    assert calico.validate_encapsulation("ipip", None) == "Always"
+    assert calico.validate_encapsulation("bgp", None) is None
+    with pytest.raises(MatrixError, match="does not apply to backend bgp"):
+        calico.validate_encapsulation("bgp", "CrossSubnet")
+    with pytest.raises(MatrixError, match="not valid for backend vxlan; use one of: Always, CrossSubnet"):
+        calico.validate_encapsulation("vxlan", "always")
+
+
+def test_calico_backend_ipip_is_rejected_with_the_fix():
+    with pytest.raises(MatrixError, match="use backend=ipip, which writes calico_backend: bird"):
+        calico.validate_calico_backend_value("ipip")
+
+
+@pytest.mark.parametrize(
+    ("backend", "liveness", "readiness", "ipip", "vxlan"),
+    [
+        ("vxlan", ["/bin/calico-node", "-felix-live"], ["/bin/calico-node", "-felix-ready"], "Never", "Always"),
+        ("ipip", LIVENESS, READINESS, "Always", "Never"),
+        ("bgp", LIVENESS, READINESS, "Never", "Never"),
+    ],
+)
+def test_calico_node_probes_and_env_follow_the_backend(backend, liveness, readiness, ipip, vxlan):
+    encapsulation = calico.validate_encapsulation(backend, None)
+    container = calico.desired_calico_container(calico_node_container(), backend, encapsulation, "10.10.0.0/16")
+    assert container["livenessProbe"]["exec"]["command"] == liveness
+    assert container["readinessProbe"]["exec"]["command"] == readiness
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["CALICO_IPV4POOL_IPIP"] == ipip
+    assert env["CALICO_IPV4POOL_VXLAN"] == vxlan
+    assert env["CALICO_IPV4POOL_CIDR"] == "10.10.0.0/16"
+    assert "valueFrom" in container["env"][0]  # calico_backend still comes from the ConfigMap
+
+
+def test_probes_come_back_when_leaving_vxlan_and_are_idempotent():
+    vxlan = calico.desired_calico_container(calico_node_container(), "vxlan", "Always", "10.10.0.0/16")
+    back = calico.desired_calico_container(vxlan, "bgp", None, "10.10.0.0/16")
+    assert back["livenessProbe"]["exec"]["command"] == LIVENESS
+    assert back["readinessProbe"]["exec"]["command"] == READINESS
+    assert calico.desired_calico_container(back, "bgp", None, "10.10.0.0/16") == back
+
+
+def test_new_pool_is_what_calico_node_would_create():
+    pool = calico.desired_ippool(None, "default-ipv4-ippool", "192.168.0.0/16", 26,
+                                 {"ipipMode": "Never", "vxlanMode": "Always"})
+    assert pool["spec"] == {"cidr": "192.168.0.0/16", "blockSize": 26, "natOutgoing": True,
+                            "nodeSelector": "all()", "ipipMode": "Never", "vxlanMode": "Always"}
+
+
+def test_live_pool_keeps_its_fields_and_changes_both_modes():
+    live = {"metadata": {"name": "p"}, "spec": {"cidr": "192.168.0.0/16", "blockSize": 26, "ipipMode": "Always",
+                                                 "natOutgoing": True, "disabled": False}}
+    pool = calico.desired_ippool(live, "p", "192.168.0.0/16", 26, {"ipipMode": "Never", "vxlanMode": "Always"})
+    assert pool["spec"]["ipipMode"] == "Never" and pool["spec"]["vxlanMode"] == "Always"
+    assert pool["spec"]["disabled"] is False
+    assert live["spec"]["ipipMode"] == "Always"
+
+
+@pytest.mark.parametrize("value", ["always", "On", ""])
+def test_invalid_live_pool_mode_is_caught(value):
+    with pytest.raises(MatrixError, match="calico-node does not accept"):
+        calico.check_pool_modes({"metadata": {"name": "p"}, "spec": {"ipipMode": value}})
+
+
+def test_felix_explicit_encapsulation_follows_the_pool_and_absent_stays_absent():
+    modes = {"ipipMode": "Never", "vxlanMode": "Always"}
+    felix = calico.desired_felix_configuration({"spec": {"ipipEnabled": True, "logSeverityScreen": "Info"}}, modes)
+    assert felix["spec"] == {"ipipEnabled": False, "logSeverityScreen": "Info"}
+    assert calico.desired_felix_configuration({"spec": {}}, modes) == {"spec": {}}
+    assert calico.desired_felix_configuration(None, modes) is None
+
+
+@pytest.mark.parametrize(
+    ("calico_backend", "modes", "backend"),
+    [
+        ("bird", {"ipipMode": "Always"}, "ipip"),
+        ("bird", {"ipipMode": "Never", "vxlanMode": "Never"}, "bgp"),
+        ("vxlan", {"vxlanMode": "CrossSubnet"}, "vxlan"),
+        ("bird", {}, "bgp"),
+    ],
+)
+def test_backend_of_live_state(calico_backend, modes, backend):
+    assert calico.backend_of(calico_backend, modes) == backend

@@ -1,0 +1,104 @@
+"""Flannel's net-conf.json, pure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ansible_collections.kubeforge.cluster.plugins.module_utils import flannel
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import MatrixError
+
+UPSTREAM = {"Network": "10.244.0.0/16", "EnableNFTables": False, "Backend": {"Type": "vxlan"}}
+PSK = "pXW2Yh4j8bqvZ0cNc0q1o2iHn0m6g0cQW1K7o1Xx6kA="
+
+
+@pytest.mark.parametrize(
+    ("backend", "options", "expected_backend"),
+    [
+        ("vxlan", {}, {"Type": "vxlan"}),
+        ("vxlan", {"vni": 4096, "port": 4789, "direct_routing": True, "gbp": False, "mtu": 1400},
+         {"Type": "vxlan", "VNI": 4096, "Port": 4789, "DirectRouting": True, "GBP": False, "MTU": 1400}),
+        ("host-gw", {}, {"Type": "host-gw"}),
+        ("wireguard", {"psk": PSK, "listen_port": 51830, "wireguard_mode": "auto", "mtu": 1380},
+         {"Type": "wireguard", "PSK": PSK, "ListenPort": 51830, "Mode": "auto", "MTU": 1380}),
+        ("udp", {"port": 8286}, {"Type": "udp", "Port": 8286}),
+    ],
+)
+def test_every_backend_and_option_renders(backend, options, expected_backend):
+    keys = flannel.validate_options(backend, options)
+    conf = flannel.desired_net_conf(UPSTREAM, "10.244.0.0/16", backend, keys)
+    assert conf["Backend"] == expected_backend
+    assert conf["EnableNFTables"] is False  # a key flannel owns and we do not survives
+    assert conf["Network"] == "10.244.0.0/16"
+
+
+def test_backend_type_is_always_written_even_when_live_has_none():
+    conf = flannel.desired_net_conf({"Network": "10.244.0.0/16"}, "10.244.0.0/16", "vxlan", {})
+    assert conf["Backend"] == {"Type": "vxlan"}
+    assert flannel.live_backend_type({"Network": "10.244.0.0/16"}) == "udp"
+
+
+def test_same_backend_keeps_live_options_and_a_new_backend_drops_them():
+    live = {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan", "VNI": 7, "DirectRouting": True}}
+    same = flannel.desired_net_conf(live, "10.244.0.0/16", "vxlan", {"Port": 4789})
+    assert same["Backend"] == {"Type": "vxlan", "VNI": 7, "DirectRouting": True, "Port": 4789}
+    other = flannel.desired_net_conf(live, "10.244.0.0/16", "host-gw", {})
+    assert other["Backend"] == {"Type": "host-gw"}
+    assert live["Backend"]["VNI"] == 7  # the live dict is not modified
+
+
+def test_semantically_equal_json_is_equal():
+    text = '{"Backend": {"Type": "vxlan"},\n "EnableNFTables": false, "Network": "10.244.0.0/16"}'
+    live = flannel.parse_net_conf(text, "cm")
+    assert flannel.desired_net_conf(live, "10.244.0.0/16", "vxlan", {}) == live
+
+
+@pytest.mark.parametrize(
+    ("backend", "options", "message"),
+    [
+        ("host-gw", {"vni": 2}, "option vni does not apply to flannel backend host-gw; it applies to: vxlan"),
+        ("udp", {"mtu": 1400}, "option mtu does not apply to flannel backend udp; it applies to: vxlan, wireguard"),
+        ("vxlan", {"psk": PSK}, "option psk does not apply to flannel backend vxlan; it applies to: wireguard"),
+        ("vxlan", {"vni": 0}, "vni=0 is out of range; use 1 to 16777215"),
+        ("vxlan", {"port": 70000}, "port=70000 is out of range"),
+        ("wireguard", {"listen_port": 0}, "listen_port=0 is out of range"),
+        ("wireguard", {"wireguard_mode": "both"}, "wireguard_mode='both' is not valid"),
+        ("vxlan", {"mtu": 100}, "mtu=100 is out of range"),
+    ],
+)
+def test_bad_options_are_refused(backend, options, message):
+    with pytest.raises(MatrixError, match=message):
+        flannel.validate_options(backend, options)
+
+
+@pytest.mark.parametrize("psk", ["not-base64!", "c2hvcnQ=", PSK + "AAAA"])
+def test_a_bad_psk_is_refused_without_echoing_it(psk):
+    with pytest.raises(MatrixError) as error:
+        flannel.validate_options("wireguard", {"psk": psk})
+    assert psk not in str(error.value)
+    assert "wg genpsk" in str(error.value)
+
+
+@pytest.mark.parametrize(("text", "message"), [("{not json", "is not valid JSON"), ("[1]", "must be a JSON object")])
+def test_malformed_live_net_conf_gets_a_clear_error(text, message):
+    with pytest.raises(MatrixError, match=message):
+        flannel.parse_net_conf(text, "ConfigMap kube-flannel/kube-flannel-cfg")
+
+
+@pytest.mark.parametrize(
+    ("conf", "devices"),
+    [
+        ({"Backend": {"Type": "vxlan"}}, ["flannel.1"]),
+        ({"Backend": {"Type": "vxlan", "VNI": 4096}}, ["flannel.4096"]),
+        ({"Backend": {"Type": "wireguard"}}, ["flannel-wg", "flannel-wg-v6"]),
+        ({"Backend": {"Type": "udp"}}, ["flannel0"]),
+        ({"Backend": {"Type": "host-gw"}}, []),
+    ],
+)
+def test_stale_devices_per_backend(conf, devices):
+    assert flannel.stale_devices(conf) == devices
+
+
+def test_dump_round_trips():
+    conf = {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}
+    assert json.loads(flannel.dump_net_conf(conf)) == conf
