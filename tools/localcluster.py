@@ -169,6 +169,7 @@ class LocalCluster:
             self._start_etcd(spec)
             self._start_apiserver(spec)
             self._bootstrap_admin()
+            self._upload_kubeadm_config()
             self._start_controller_manager(spec)
             self._start_scheduler(spec)
             self._start_kwok()
@@ -350,6 +351,22 @@ networking:
         )
         shutil.copy(self.state_dir / "admin.conf", self.kubeconfig)
         self.kubeconfig.chmod(0o600)
+
+    def _upload_kubeadm_config(self) -> None:
+        # kubeadm's own phase writes kube-system/kubeadm-config, where tools (and calico-node) read podSubnet.
+        self._run(
+            [
+                self.binary("kubeadm"),
+                "init",
+                "phase",
+                "upload-config",
+                "kubeadm",
+                "--config",
+                str(self.state_dir / "kubeadm.yaml"),
+                "--kubeconfig",
+                str(self.kubeconfig),
+            ]
+        )
 
     def _start_controller_manager(self, spec: ClusterSpec) -> None:
         conf = str(self.state_dir / "controller-manager.conf")

@@ -593,8 +593,7 @@ class CniConfig:
     # -- waiting ---------------------------------------------------------------------------------
     def wait_crd(self, name):
         def established(crds):
-            crd = crds.get(name)
-            conditions = ((crd or {}).get("status") or {}).get("conditions") or []
+            conditions = [c for crd in crds.values() for c in (crd.get("status") or {}).get("conditions") or []]
             return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
         if not self.watch_until(
@@ -732,7 +731,19 @@ class CniConfig:
 def _dump(value):
     if yaml is None:
         return json.dumps(value, indent=2, sort_keys=True) + "\n"
-    return yaml.safe_dump(value, default_flow_style=False, sort_keys=True)
+    return yaml.dump(value, Dumper=_DiffDumper, default_flow_style=False, sort_keys=True)
+
+
+if yaml is not None:
+
+    class _DiffDumper(yaml.SafeDumper):
+        """Multi-line strings (net-conf.json) as blocks, so a diff shows the changed line."""
+
+    def _represent_str(dumper, text):
+        style = "|" if "\n" in text else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+    _DiffDumper.add_representer(str, _represent_str)
 
 
 def inspect(client, wanted=None):

@@ -11,13 +11,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import contextlib
 import json
 import time
 
 try:
+    from urllib.parse import urlencode
+
     from kubernetes import config as kube_config
-    from kubernetes.client.exceptions import ApiException
+    from urllib3 import Timeout
     from urllib3.exceptions import HTTPError as Urllib3Error
 
     HAS_KUBERNETES = True
@@ -25,7 +26,7 @@ try:
 except ImportError as exc:  # pragma: no cover - reported by the module
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = exc
-    ApiException = Urllib3Error = Exception
+    Urllib3Error = Exception
 
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
@@ -220,39 +221,53 @@ class KubeClient:
             self.requests[count] += 1
         response = self._raw(method, path, query=query, body=body, content_type=content_type)
         data = response.data
+        response.release_conn()
         return json.loads(data) if data else {}
 
     def _raw(self, method, path, query=None, body=None, content_type=None, stream=False):
+        # The client's own urllib3 pool (TLS and proxy from the kubeconfig) with our own requests: its
+        # call_api signature changed between client releases, the pool did not.
+        config = self.api.configuration
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
-        if content_type == PATCH_TYPES["apply"]:
-            body = json.dumps(body)  # JSON is YAML; keep the client from re-encoding it
+        if getattr(config, "refresh_api_key_hook", None):
+            config.refresh_api_key_hook(config)  # exec and OIDC auth plugins renew tokens here
+        token = config.get_api_key_with_prefix("authorization")
+        if token:
+            headers["Authorization"] = token
+        url = self.host + path
+        if query:
+            url += "?" + urlencode(query)
+        payload = json.dumps(body).encode("utf-8") if body is not None else None
         try:
-            return self.api.call_api(
-                path,
+            response = self.api.rest_client.pool_manager.request(
                 method,
-                query_params=query or [],
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=None if stream else 60,
+                url,
+                body=payload,
+                headers=headers,
+                preload_content=False,
+                timeout=Timeout(connect=10, read=None if stream else 60),
             )
-        except ApiException as exc:
-            message = exc.reason
-            with contextlib.suppress(TypeError, ValueError):
-                message = json.loads(exc.body).get("message", message)
-            error = Conflict if exc.status == 409 and method != "DELETE" else KubeError
-            raise error(
-                "%s %s: %s (HTTP %s)" % (method, path, message, exc.status), status=exc.status, reason=exc.reason
-            ) from None
         except (Urllib3Error, OSError) as exc:
             raise KubeError(
                 "cannot reach the API server at %s: %s; check kubeconfig/context and that the server is up"
                 % (self.host, exc)
             ) from None
+        if 200 <= response.status < 300:
+            return response
+        data = response.data
+        response.release_conn()
+        try:
+            message = json.loads(data).get("message") or data
+        except (TypeError, ValueError):
+            message = data.decode("utf-8", "replace") if data else response.reason
+        error = Conflict if response.status == 409 and method != "DELETE" else KubeError
+        raise error(
+            "%s %s: %s (HTTP %s)" % (method, path, message, response.status),
+            status=response.status,
+            reason=response.reason,
+        )
 
 
 def _lines(response):

@@ -14,8 +14,10 @@ def calico_node_container():
     return {
         "name": "calico-node",
         "env": [
-            {"name": "CALICO_NETWORKING_BACKEND", "valueFrom": {"configMapKeyRef": {"name": "calico-config",
-                                                                                   "key": "calico_backend"}}},
+            {
+                "name": "CALICO_NETWORKING_BACKEND",
+                "valueFrom": {"configMapKeyRef": {"name": "calico-config", "key": "calico_backend"}},
+            },
             {"name": "CALICO_IPV4POOL_IPIP", "value": "Always"},
             {"name": "CALICO_IPV4POOL_VXLAN", "value": "Never"},
         ],
@@ -81,15 +83,30 @@ def test_probes_come_back_when_leaving_vxlan_and_are_idempotent():
 
 
 def test_new_pool_is_what_calico_node_would_create():
-    pool = calico.desired_ippool(None, "default-ipv4-ippool", "192.168.0.0/16", 26,
-                                 {"ipipMode": "Never", "vxlanMode": "Always"})
-    assert pool["spec"] == {"cidr": "192.168.0.0/16", "blockSize": 26, "natOutgoing": True,
-                            "nodeSelector": "all()", "ipipMode": "Never", "vxlanMode": "Always"}
+    pool = calico.desired_ippool(
+        None, "default-ipv4-ippool", "192.168.0.0/16", 26, {"ipipMode": "Never", "vxlanMode": "Always"}
+    )
+    assert pool["spec"] == {
+        "cidr": "192.168.0.0/16",
+        "blockSize": 26,
+        "natOutgoing": True,
+        "nodeSelector": "all()",
+        "ipipMode": "Never",
+        "vxlanMode": "Always",
+    }
 
 
 def test_live_pool_keeps_its_fields_and_changes_both_modes():
-    live = {"metadata": {"name": "p"}, "spec": {"cidr": "192.168.0.0/16", "blockSize": 26, "ipipMode": "Always",
-                                                 "natOutgoing": True, "disabled": False}}
+    live = {
+        "metadata": {"name": "p"},
+        "spec": {
+            "cidr": "192.168.0.0/16",
+            "blockSize": 26,
+            "ipipMode": "Always",
+            "natOutgoing": True,
+            "disabled": False,
+        },
+    }
     pool = calico.desired_ippool(live, "p", "192.168.0.0/16", 26, {"ipipMode": "Never", "vxlanMode": "Always"})
     assert pool["spec"]["ipipMode"] == "Never" and pool["spec"]["vxlanMode"] == "Always"
     assert pool["spec"]["disabled"] is False

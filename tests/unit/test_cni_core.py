@@ -10,14 +10,35 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix impor
 from ansible_collections.kubeforge.cluster.plugins.module_utils.kube import Conflict
 
 PSK = "pXW2Yh4j8bqvZ0cNc0q1o2iHn0m6g0cQW1K7o1Xx6kA="
-OPTION_SAMPLES = {"vni": 4096, "port": 4789, "direct_routing": True, "gbp": True, "psk": PSK, "listen_port": 51830,
-                  "wireguard_mode": "auto", "mtu": 1400}
+OPTION_SAMPLES = {
+    "vni": 4096,
+    "port": 4789,
+    "direct_routing": True,
+    "gbp": True,
+    "psk": PSK,
+    "listen_port": 51830,
+    "wireguard_mode": "auto",
+    "mtu": 1400,
+}
 
 
 def params(**values):
-    base = dict.fromkeys(["backend", "calico_backend", "pod_cidr", "version", "manifest_url", "manifest_sha256",
-                          "manifest_path", "manifest_mirror", "image_registry", "mtu", "encapsulation",
-                          *cni.FLANNEL_OPTIONS])
+    base = dict.fromkeys(
+        [
+            "backend",
+            "calico_backend",
+            "pod_cidr",
+            "version",
+            "manifest_url",
+            "manifest_sha256",
+            "manifest_path",
+            "manifest_mirror",
+            "image_registry",
+            "mtu",
+            "encapsulation",
+            *cni.FLANNEL_OPTIONS,
+        ]
+    )
     base.update(restart="auto", wait=True, wait_timeout=300)
     base.update(values)
     return base
@@ -130,19 +151,30 @@ def test_merge_patch_is_minimal_and_none_when_equal():
 
 
 def test_stale_node_state_after_host_gw_lists_routes_per_node():
-    nodes = {"a": {"pod_cidr": "10.244.0.0/24", "ip": "192.0.2.1"},
-             "b": {"pod_cidr": "10.244.1.0/24", "ip": "192.0.2.2"}}
+    nodes = {
+        "a": {"pod_cidr": "10.244.0.0/24", "ip": "192.0.2.1"},
+        "b": {"pod_cidr": "10.244.1.0/24", "ip": "192.0.2.2"},
+    }
     state = cni.stale_node_state({"Backend": {"Type": "host-gw"}}, {"Backend": {"Type": "wireguard"}}, nodes)
-    assert state == [{"node": "a", "devices": [], "routes": ["10.244.1.0/24 via 192.0.2.2"]},
-                     {"node": "b", "devices": [], "routes": ["10.244.0.0/24 via 192.0.2.1"]}]
+    assert state == [
+        {"node": "a", "devices": [], "routes": ["10.244.1.0/24 via 192.0.2.2"]},
+        {"node": "b", "devices": [], "routes": ["10.244.0.0/24 via 192.0.2.1"]},
+    ]
     vxlan = cni.stale_node_state({"Backend": {"Type": "vxlan"}}, {"Backend": {"Type": "host-gw"}}, nodes)
     assert [entry["devices"] for entry in vxlan] == [["flannel.1"], ["flannel.1"]]
     assert cni.stale_node_state({"Backend": {"Type": "vxlan"}}, {"Backend": {"Type": "vxlan"}}, nodes) == []
 
 
 def test_rolled_out_needs_every_pod_updated_and_available():
-    done = {"metadata": {"generation": 2}, "status": {"observedGeneration": 2, "desiredNumberScheduled": 3,
-                                                        "updatedNumberScheduled": 3, "numberAvailable": 3}}
+    done = {
+        "metadata": {"generation": 2},
+        "status": {
+            "observedGeneration": 2,
+            "desiredNumberScheduled": 3,
+            "updatedNumberScheduled": 3,
+            "numberAvailable": 3,
+        },
+    }
     assert cni.rolled_out(done)
     for field, value in (("observedGeneration", 1), ("updatedNumberScheduled", 2), ("numberAvailable", 2)):
         lagging = {"metadata": done["metadata"], "status": dict(done["status"], **{field: value})}
@@ -169,23 +201,35 @@ class FakeClient:
 
 
 def test_a_conflict_is_retried_on_fresh_state_keeping_the_other_writers_change():
-    live = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n",
-                                                                  "resourceVersion": "1"}, "data": {"mine": "old"}}
+    live = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "n", "resourceVersion": "1"},
+        "data": {"mine": "old"},
+    }
     client = FakeClient(live)
     # Another writer adds a key after our read: the server has moved on to resourceVersion 2.
-    client.live = {**live, "metadata": {**live["metadata"], "resourceVersion": "2"},
-                   "data": {"mine": "old", "theirs": "kept"}}
+    client.live = {
+        **live,
+        "metadata": {**live["metadata"], "resourceVersion": "2"},
+        "data": {"mine": "old", "theirs": "kept"},
+    }
     runner = cni.CniConfig(client, cni.build_request(params(cni="flannel")))
-    result, changed = runner.ensure(live, lambda current: {**current, "data": {**current["data"], "mine": "new"}},
-                                    client.get)
+    result, changed = runner.ensure(
+        live, lambda current: {**current, "data": {**current["data"], "mine": "new"}}, client.get
+    )
     assert changed
     assert client.patches == [{"data": {"mine": "new"}, "metadata": {"resourceVersion": "2"}}]
     assert result["data"] == {"mine": "new", "theirs": "kept"}
 
 
 def test_an_unchanged_object_sends_no_patch():
-    live = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n",
-                                                                  "resourceVersion": "1"}, "data": {"k": "v"}}
+    live = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "n", "resourceVersion": "1"},
+        "data": {"k": "v"},
+    }
     client = FakeClient(live)
     runner = cni.CniConfig(client, cni.build_request(params(cni="flannel")))
     assert runner.ensure(live, lambda current: current, client.get) == (live, False)

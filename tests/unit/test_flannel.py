@@ -16,11 +16,17 @@ PSK = "pXW2Yh4j8bqvZ0cNc0q1o2iHn0m6g0cQW1K7o1Xx6kA="
     ("backend", "options", "expected_backend"),
     [
         ("vxlan", {}, {"Type": "vxlan"}),
-        ("vxlan", {"vni": 4096, "port": 4789, "direct_routing": True, "gbp": False, "mtu": 1400},
-         {"Type": "vxlan", "VNI": 4096, "Port": 4789, "DirectRouting": True, "GBP": False, "MTU": 1400}),
+        (
+            "vxlan",
+            {"vni": 4096, "port": 4789, "direct_routing": True, "gbp": False, "mtu": 1400},
+            {"Type": "vxlan", "VNI": 4096, "Port": 4789, "DirectRouting": True, "GBP": False, "MTU": 1400},
+        ),
         ("host-gw", {}, {"Type": "host-gw"}),
-        ("wireguard", {"psk": PSK, "listen_port": 51830, "wireguard_mode": "auto", "mtu": 1380},
-         {"Type": "wireguard", "PSK": PSK, "ListenPort": 51830, "Mode": "auto", "MTU": 1380}),
+        (
+            "wireguard",
+            {"psk": PSK, "listen_port": 51830, "wireguard_mode": "auto", "mtu": 1380},
+            {"Type": "wireguard", "PSK": PSK, "ListenPort": 51830, "Mode": "auto", "MTU": 1380},
+        ),
         ("udp", {"port": 8286}, {"Type": "udp", "Port": 8286}),
     ],
 )

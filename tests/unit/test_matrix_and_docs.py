@@ -57,8 +57,9 @@ def documented_options(module):
     raise AssertionError("no DOCUMENTATION")
 
 
-@pytest.mark.parametrize(("module", "spec"), [("cni_config", cni_config_argument_spec),
-                                              ("cni_info", cni_info_argument_spec)])
+@pytest.mark.parametrize(
+    ("module", "spec"), [("cni_config", cni_config_argument_spec), ("cni_info", cni_info_argument_spec)]
+)
 def test_documentation_matches_the_argument_spec(module, spec):
     documented = documented_options(module)
     documented.update({"kubeconfig": {"type": "path"}, "context": {"type": "str"}})  # the doc fragment
