@@ -20,6 +20,7 @@ sys.path.insert(0, str(REPO / ".collections"))
 
 from localcluster import ClusterSpec, LocalCluster  # noqa: E402
 
+from tests.helpers.ansible import AuditLog  # noqa: E402
 from tests.helpers.kubectl import Kubectl  # noqa: E402
 
 
@@ -63,3 +64,8 @@ def fresh_cluster(local_cluster: LocalCluster):
         local_cluster.reset()
     local_cluster.dirty = True
     return local_cluster
+
+
+@pytest.fixture
+def audit(local_cluster: LocalCluster, kubectl):
+    return AuditLog(local_cluster.logs / "audit.log", kubectl)
