@@ -17,11 +17,11 @@ PYTEST_ARGS ?=
 
 COLLECTION_LINK := .collections/ansible_collections/kubeforge/cluster
 
-.PHONY: help venv binaries cluster-up cluster-down cluster-status run lint unit integration test constraints
+.PHONY: help venv binaries cluster-up cluster-down cluster-status run lint sanity unit integration test constraints
 
 help:
 	@echo "make run CNI=flannel|calico|canal [BACKEND=…] [POD_CIDR=…]  the main job on the embedded local cluster"
-	@echo "make test                                                 lint, unit and integration tests"
+	@echo "make test                                                 lint, unit, sanity and integration tests"
 	@echo "make cluster-up [POD_CIDR=10.244.0.0/16] [NODES=3] / make cluster-down"
 
 venv: $(VENV)/.installed $(COLLECTION_LINK)
@@ -56,13 +56,17 @@ lint: venv
 	ruff format --check .
 	ansible-lint
 
+# ansible-test sanity (validate-modules, ansible-doc, import, pylint, …) on plugins/ and meta/.
+sanity: venv
+	tools/sanity.sh
+
 unit: venv
 	pytest tests/unit $(PYTEST_ARGS)
 
 integration: venv binaries
 	pytest tests/integration $(PYTEST_ARGS)
 
-test: lint unit integration
+test: lint unit sanity integration
 
 # Re-pin every transitive Python dependency after changing requirements.txt.
 constraints:

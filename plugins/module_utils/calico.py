@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeforge.cluster contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Calico's backend as objects, as pure functions: calico-config, calico-node's probes and env, IPPool.
 
 A Calico backend is not one ConfigMap key: `calico_backend` says whether BIRD runs (bird|vxlan|none;

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeforge.cluster contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The core of cni_config and cni_info: what is asked, what is live, what must be written, in which order.
 
 Pure functions decide (request, pod CIDR, desired objects, patches); the CniConfig class sequences the
@@ -582,13 +582,13 @@ class CniConfig:
         def make_pool(live):
             return calico.desired_ippool(live, name, self.pod_cidr, spec["ippool_block_size"], modes)
 
-        self.pool, _ = self.ensure(self.pool, make_pool, lambda: self.client.get(calico.IPPOOL_API, "IPPool", name))
+        self.pool = self.ensure(self.pool, make_pool, lambda: self.client.get(calico.IPPOOL_API, "IPPool", name))[0]
         if self.felix is not None:
-            self.felix, _ = self.ensure(
+            self.felix = self.ensure(
                 self.felix,
                 lambda live: calico.desired_felix_configuration(live, modes),
                 lambda: self.client.get(calico.IPPOOL_API, "FelixConfiguration", "default"),
-            )
+            )[0]
 
     # -- waiting ---------------------------------------------------------------------------------
     def wait_crd(self, name):

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeforge.cluster contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The CNI matrix: the one source of CNI names, backends, defaults, object names and versions.
 
 Argument specs, documentation, role defaults and error messages are derived from this table.

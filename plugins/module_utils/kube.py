@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeforge.cluster contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The only I/O of the collection's modules: a small REST adapter on the `kubernetes` client.
 
 Raw REST with per-group discovery instead of the dynamic client: the dynamic client discovers every

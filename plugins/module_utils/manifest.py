@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeforge.cluster contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Upstream manifests: where to get one (URL with sha256, local file, mirror), cached; and pure object helpers."""
 
 from __future__ import absolute_import, division, print_function
@@ -134,7 +134,7 @@ def find(objects, kind, name):
 
 def replace_registry(image, registry):
     """ghcr.io/flannel-io/flannel:v1 with registry mirror.local/x -> mirror.local/x/flannel-io/flannel:v1."""
-    first, _, rest = image.partition("/")
+    first, _slash, rest = image.partition("/")
     if rest and ("." in first or ":" in first or first == "localhost"):
         image = rest
     return "%s/%s" % (registry.rstrip("/"), image)

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: kubeforge.cluster contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -25,14 +25,16 @@ description:
     C(spec.podCIDR), the live CNI config); a mismatch is refused, because changing it is a migration.
   - Every bad input fails before anything is written.
 author:
-  - kubeforge maintainers
+  - kubeforge maintainers (@kubeforge)
 extends_documentation_fragment:
   - kubeforge.cluster.kube_auth
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the cluster.
     support: full
     details: Every write is sent as a server-side dry run, so the API server validates it; nothing changes.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode).
     support: full
     details: Shows, per object, the owned fields before and after.
 options:

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: kubeforge.cluster contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -17,14 +17,16 @@ description:
   - With O(cni), O(backend) or O(pod_cidr) given, lists where the cluster differs from them.
   - Reads only; never changes anything.
 author:
-  - kubeforge maintainers
+  - kubeforge maintainers (@kubeforge)
 extends_documentation_fragment:
   - kubeforge.cluster.kube_auth
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the cluster.
     support: full
     details: The module only reads.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode).
     support: none
 options:
   cni:
