@@ -208,6 +208,18 @@ def test_flannel_switch_cycle_keeps_user_keys_and_replaces_every_pod(cluster, au
     assert_second_run_writes_nothing(cluster, audit, {"cni": "flannel", "backend": "vxlan"})
 
 
+def test_canal_switch_replaces_every_canal_pod(cluster, audit):
+    assert not cluster.module(cni="canal").get("failed")
+    before = cluster.pod_uids("kube-system", "k8s-app=canal")
+    result = cluster.module(cni="canal", backend="wireguard", psk=PSK)
+    assert not result.get("failed"), result.get("msg")
+    assert "ConfigMap kube-system/canal-config" in result["updated"]
+    assert_flannel_state(cluster, "canal", "wireguard", {"PSK": PSK})
+    assert not before & cluster.pod_uids("kube-system", "k8s-app=canal")
+    assert {tuple(entry["devices"]) for entry in result["stale_node_state"]} == {("flannel.1",)}
+    assert_second_run_writes_nothing(cluster, audit, {"cni": "canal", "backend": "wireguard", "psk": PSK})
+
+
 def write_order(events):
     return [
         f"{e['objectRef']['resource']}/{e['objectRef']['name']}"
@@ -239,6 +251,10 @@ def test_calico_switch_cycle_in_calicos_order(cluster, audit):
         assert_calico_state(cluster, backend, encapsulation or "Always")
         after = cluster.pod_uids("kube-system", "k8s-app=calico-node")
         assert len(after) == len(cluster.nodes()) and not before & after, "every calico-node pod must be new"
+        if (previous, backend) == ("bgp", "ipip"):  # +20 bytes of IP-in-IP: running pods keep the larger MTU
+            assert any(
+                name.startswith("kube-system/calico-kube-controllers-") for name in result["workloads_to_restart"]
+            )
         order = write_order(audit.writes_since(since))
         pool, config, daemonset = ("ippools/default-ipv4-ippool", "configmaps/calico-config", "daemonsets/calico-node")
         if previous == "vxlan":  # BIRD must run on every node before a pool needs it
