@@ -47,6 +47,7 @@ def local_cluster() -> LocalCluster:
     )
     started_here = not cluster.is_healthy()
     cluster.up(spec)
+    cluster.session_spec = spec
     yield cluster
     if started_here:
         cluster.down()
@@ -60,8 +61,21 @@ def kubectl(local_cluster: LocalCluster):
 @pytest.fixture
 def fresh_cluster(local_cluster: LocalCluster):
     """The local cluster with no CNI installed: restarted when an earlier test installed one."""
-    if getattr(local_cluster, "dirty", False):
-        local_cluster.reset()
+    running = local_cluster.running_spec()
+    if (
+        getattr(local_cluster, "dirty", False)
+        or running is None
+        or running.pod_cidr != local_cluster.session_spec.pod_cidr
+    ):
+        local_cluster.reset(local_cluster.session_spec)
+    local_cluster.dirty = True
+    return local_cluster
+
+
+@pytest.fixture
+def stopped_cluster(local_cluster: LocalCluster):
+    """No local cluster running: for playbooks that bring it up themselves."""
+    local_cluster.down()
     local_cluster.dirty = True
     return local_cluster
 

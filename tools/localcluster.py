@@ -36,6 +36,13 @@ DEFAULT_STATE_DIR = REPO / ".localcluster"
 DEFAULT_POD_CIDR = "10.244.0.0/16"
 SERVICE_CIDR = "10.96.0.0/12"
 CONTROL_PLANE_NODE = "kf-control-plane"
+KUBEADM_NETWORK_FLAGS = (
+    "allocate-node-cidrs",
+    "cluster-cidr",
+    "service-cluster-ip-range",
+    "node-cidr-mask-size",
+    "node-cidr-mask-size-ipv4",
+)
 START_TIMEOUT = 120
 
 
@@ -92,7 +99,8 @@ class LocalCluster:
 
     @property
     def pki(self) -> Path:
-        return self.state_dir / "pki"
+        """What `kubeadm init --dry-run` wrote: certificates, kubeconfigs and static pod manifests."""
+        return self.state_dir / "kubeadm"
 
     @property
     def logs(self) -> Path:
@@ -180,10 +188,10 @@ class LocalCluster:
             raise
         return True
 
-    def reset(self) -> None:
-        """Start over with the same spec: quicker and surer than deleting what tests installed
-        (a CRD deleted right after its creation can hang in its finalizer)."""
-        spec = self.running_spec() or ClusterSpec()
+    def reset(self, spec: ClusterSpec | None = None) -> None:
+        """Start over (with the same spec unless given): quicker and surer than deleting what tests
+        installed (a CRD deleted right after its creation can hang in its finalizer)."""
+        spec = spec or self.running_spec() or ClusterSpec()
         self.down()
         self.up(spec)
 
@@ -243,24 +251,16 @@ networking:
         return path
 
     def _make_pki(self, spec: ClusterSpec) -> None:
+        # One real `kubeadm init --dry-run` writes the PKI, the kubeconfigs and the static pod manifests
+        # kubeadm would deploy; the controller-manager below takes its network flags from that manifest.
         config = self._kubeadm_config(spec)
-        kubeadm = self.binary("kubeadm")
-        self._run([kubeadm, "init", "phase", "certs", "all", "--config", str(config)])
+        env = dict(os.environ, KUBEADM_INIT_DRYRUN_DIR=str(self.pki))
         self._run(
-            [
-                kubeadm,
-                "init",
-                "phase",
-                "kubeconfig",
-                "all",
-                "--config",
-                str(config),
-                "--kubeconfig-dir",
-                str(self.state_dir),
-            ]
+            [self.binary("kubeadm"), "init", "--config", str(config), "--dry-run", "--ignore-preflight-errors=all"],
+            env=env,
         )
         # kubeadm points the components' kubeconfigs at the advertise address; here they dial loopback.
-        for conf in self.state_dir.glob("*.conf"):
+        for conf in self.pki.glob("*.conf"):
             text = conf.read_text().replace("https://192.0.2.1:", "https://127.0.0.1:")
             conf.write_text(text)
             conf.chmod(0o600)
@@ -335,7 +335,7 @@ networking:
     def _bootstrap_admin(self) -> None:
         # admin.conf's user is in kubeadm:cluster-admins, bound only by `kubeadm init`; bind it the
         # same way with super-admin.conf, then hand out admin.conf as kubeadm does.
-        super_admin = str(self.state_dir / "super-admin.conf")
+        super_admin = str(self.pki / "super-admin.conf")
         kubectl = self.binary("kubectl")
         self._run(
             [
@@ -349,7 +349,7 @@ networking:
                 "--group=kubeadm:cluster-admins",
             ]
         )
-        shutil.copy(self.state_dir / "admin.conf", self.kubeconfig)
+        shutil.copy(self.pki / "admin.conf", self.kubeconfig)
         self.kubeconfig.chmod(0o600)
 
     def _upload_kubeadm_config(self) -> None:
@@ -369,7 +369,7 @@ networking:
         )
 
     def _start_controller_manager(self, spec: ClusterSpec) -> None:
-        conf = str(self.state_dir / "controller-manager.conf")
+        conf = str(self.pki / "controller-manager.conf")
         port = spec.ports.controller_manager
         self._spawn(
             "3-kube-controller-manager",
@@ -383,10 +383,9 @@ networking:
                 "--leader-elect=false",
                 "--controllers=*",
                 "--use-service-account-credentials=true",
-                # What kubeadm adds when networking.podSubnet is set: nodes get spec.podCIDR from it.
-                "--allocate-node-cidrs=true",
-                f"--cluster-cidr={spec.pod_cidr}",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                # Straight from kubeadm's manifest: networking.podSubnet becomes --allocate-node-cidrs=true
+                # --cluster-cidr, from which every node gets its spec.podCIDR.
+                *self.kubeadm_flags("kube-controller-manager", KUBEADM_NETWORK_FLAGS),
                 f"--root-ca-file={self.pki / 'ca.crt'}",
                 f"--service-account-private-key-file={self.pki / 'sa.key'}",
                 f"--cluster-signing-cert-file={self.pki / 'ca.crt'}",
@@ -396,8 +395,14 @@ networking:
         # Its serving certificate is self-signed in memory: nothing to verify it against.
         self._wait_http("3-kube-controller-manager", f"https://127.0.0.1:{port}/healthz", b"ok", verify=False)
 
+    def kubeadm_flags(self, component: str, names: tuple[str, ...]) -> list[str]:
+        """The flags among `names` of a static pod manifest that `kubeadm init --dry-run` wrote."""
+        manifest = self.pki / f"{component}.yaml"
+        flags = [line.strip()[2:] for line in manifest.read_text().splitlines() if line.strip().startswith("- --")]
+        return [flag for flag in flags if flag[2:].split("=", 1)[0] in names]
+
     def _start_scheduler(self, spec: ClusterSpec) -> None:
-        conf = str(self.state_dir / "scheduler.conf")
+        conf = str(self.pki / "scheduler.conf")
         port = spec.ports.scheduler
         self._spawn(
             "4-kube-scheduler",
@@ -418,7 +423,7 @@ networking:
             "5-kwok",
             [
                 self.binary("kwok"),
-                f"--kubeconfig={self.state_dir / 'super-admin.conf'}",
+                f"--kubeconfig={self.pki / 'super-admin.conf'}",
                 "--manage-all-nodes=true",
                 "--node-lease-duration-seconds=40",
             ],
@@ -538,8 +543,8 @@ networking:
         except (urllib.error.URLError, OSError, ssl.SSLError):
             return False
 
-    def _run(self, argv: list[str], stdin: str | None = None) -> str:
-        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+    def _run(self, argv: list[str], stdin: str | None = None, env: dict | None = None) -> str:
+        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False, env=env)
         if result.returncode != 0:
             raise ClusterError(f"`{' '.join(argv[:4])} …` failed ({result.returncode}):\n{result.stderr.strip()}")
         return result.stdout

@@ -480,6 +480,11 @@ class CniConfig:
         node_cidrs = dict((name, node["pod_cidr"]) for name, node in self.nodes.items())
         self.pod_cidr = decide_pod_cidr(req.pod_cidr, req.cni, self.kubeadm_subnet, self.live_cni_cidr(), node_cidrs)
         self.check_nodes()
+        if req.backend == "udp":
+            self.warn(
+                "flannel's udp backend is meant for debugging and runs on linux/amd64 only; it opens "
+                "/dev/net/tun, so the kube-flannel container runs privileged"
+            )
         objects = self.load_manifest()
         owned = set([("ConfigMap", self.spec["configmap"]), ("DaemonSet", self.spec["daemonset"])])
 

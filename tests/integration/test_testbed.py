@@ -125,3 +125,14 @@ def test_upstream_calico_crds_accepted_and_pods_run(upstream, fresh_cluster, kub
     assert set(node_pods(kubectl, "kube-system", "k8s-app=calico-node")) == nodes
     controllers = kubectl.json("get", "deployment", "-n", "kube-system", "calico-kube-controllers")
     assert controllers["status"]["availableReplicas"] == controllers["spec"]["replicas"] == 1
+
+
+def test_controller_manager_runs_with_the_network_flags_kubeadm_generated(local_cluster):
+    spec = local_cluster.running_spec()
+    manifest = (local_cluster.pki / "kube-controller-manager.yaml").read_text()
+    assert f"- --cluster-cidr={spec.pod_cidr}" in manifest
+    assert "- --allocate-node-cidrs=true" in manifest
+    pid = next(local_cluster.pids.glob("*-kube-controller-manager.pid")).read_text()
+    running = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert f"--cluster-cidr={spec.pod_cidr}".encode() in running
+    assert b"--allocate-node-cidrs=true" in running

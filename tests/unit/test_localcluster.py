@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,11 @@ def test_down_stops_its_own_process(tmp_path):
     # argv[0] of the child is sys.executable, so record the interpreter as "our binary".
     interpreter = Path(sys.executable)
     own = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    cmdline = Path(f"/proc/{own.pid}/cmdline")
+    for _ in range(100):  # right after exec the kernel may not show the new argv yet
+        if cmdline.read_bytes().startswith(sys.executable.encode() + b"\0"):
+            break
+        time.sleep(0.02)
     try:
         cluster = LocalCluster(state_dir=tmp_path / "state")
         cluster.pids.mkdir(parents=True)

@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge.cluster contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: cni_matrix
+author:
+  - kubeforge maintainers (@kubeforge)
+short_description: Defaults and allowed values of a CNI, from the collection's CNI matrix
+version_added: 0.1.0
+description:
+  - Returns, for each CNI name, its default pod CIDR, default backend, backends, pinned version and the
+    ports each backend needs, so that roles take them from the one table the modules use.
+options:
+  _terms:
+    description: CNI names (flannel, calico, canal).
+    required: true
+    type: list
+    elements: str
+"""
+
+EXAMPLES = r"""
+- name: The pod CIDR Calico needs when none is given
+  ansible.builtin.debug:
+    msg: "{{ lookup('kubeforge.cluster.cni_matrix', 'calico').default_pod_cidr }}"
+"""
+
+RETURN = r"""
+_raw:
+  description: One dict per CNI.
+  type: list
+  elements: dict
+  contains:
+    name: {description: The CNI., type: str}
+    default_pod_cidr: {description: Its default pod CIDR., type: str}
+    default_backend: {description: Its default backend., type: str}
+    backends: {description: Its backends (Calico's alias bird included)., type: list, elements: str}
+    version: {description: The pinned upstream version., type: str}
+    ports: {description: Ports per backend (C(8472/udp), C(179/tcp), C(ipip) for IP protocol 4)., type: dict}
+"""
+
+from ansible.errors import AnsibleError
+from ansible.plugins.lookup import LookupBase
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
+    CALICO_BACKEND_ALIASES,
+    MatrixError,
+    cni_spec,
+)
+
+
+class LookupModule(LookupBase):
+    def run(self, terms, variables=None, **kwargs):
+        entries = []
+        for name in terms:
+            try:
+                spec = cni_spec(name)
+            except MatrixError as exc:
+                raise AnsibleError(str(exc)) from None
+            backends = list(spec["backends"])
+            if name == "calico":
+                backends += list(CALICO_BACKEND_ALIASES)
+            entries.append(
+                {
+                    "name": name,
+                    "default_pod_cidr": spec["default_pod_cidr"],
+                    "default_backend": spec["default_backend"],
+                    "backends": backends,
+                    "version": spec["version"],
+                    "ports": dict((backend, list(b["ports"])) for backend, b in spec["backends"].items()),
+                }
+            )
+        return entries

@@ -1,0 +1,202 @@
+"""site.yml, switch_backend.yml and the roles on the local inventory: what `make run` does."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.ansible import describe_writes
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+DEFAULT_CIDR = {"flannel": "10.244.0.0/16", "calico": "192.168.0.0/16", "canal": "10.244.0.0/16"}
+DAEMONSET = {
+    "flannel": ("kube-flannel", "kube-flannel-ds"),
+    "calico": ("kube-system", "calico-node"),
+    "canal": ("kube-system", "canal"),
+}
+
+
+class Run:
+    def __init__(self, completed: subprocess.CompletedProcess):
+        self.rc = completed.returncode
+        self.output = completed.stdout + completed.stderr
+        recap = re.search(
+            r"^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", self.output, re.MULTILINE
+        )
+        self.ok, self.changed, self.failed = (int(n) for n in recap.groups()) if recap else (0, -1, -1)
+
+
+def playbook(*args: str, cwd: Path = REPO, env: dict | None = None) -> Run:
+    environment = dict(
+        os.environ,
+        PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_NOCOLOR="1",
+        **(env or {}),
+    )
+    environment.setdefault("ANSIBLE_CONFIG", str(REPO / "ansible.cfg"))
+    completed = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environment,
+        check=False,
+    )
+    return Run(completed)
+
+
+def site(*extra: str, check: bool = False) -> Run:
+    args = ["site.yml"]
+    for item in extra:
+        args += ["-e", item]
+    return playbook(*args, *(["--check", "--diff"] if check else []))
+
+
+@pytest.mark.parametrize("cni", ["flannel", "calico", "canal"])
+def test_site_installs_each_cni_with_its_pod_cidr_and_a_second_run_changes_nothing(stopped_cluster, kubectl, cni):
+    first = site(f"cni={cni}")
+    assert first.rc == 0 and first.failed == 0, first.output[-3000:]
+    assert first.changed > 0
+    cidr = DEFAULT_CIDR[cni]
+    # kubeadm's own output carries the pod CIDR to kube-controller-manager ...
+    manifest = (REPO / ".kubeadm-local/dry-run/kube-controller-manager.yaml").read_text()
+    assert f"- --cluster-cidr={cidr}" in manifest and "- --allocate-node-cidrs=true" in manifest
+    # ... which gives every node a podCIDR inside it, and the CNI the same network.
+    nodes = kubectl.json("get", "nodes")["items"]
+    assert all(node["spec"]["podCIDR"].startswith(cidr.split(".0.0/")[0] + ".") for node in nodes)
+    namespace, name = DAEMONSET[cni]
+    daemonset = kubectl.json("get", "daemonset", "-n", namespace, name)
+    assert daemonset["status"]["numberAvailable"] == len(nodes)
+    kubeadm_config = kubectl.json("get", "configmap", "-n", "kube-system", "kubeadm-config")["data"]
+    assert f"podSubnet: {cidr}" in kubeadm_config["ClusterConfiguration"]
+    assert kubectl.json("get", "deployment", "-n", "kube-system", "coredns")["metadata"]["name"] == "coredns"
+    assert f"CNI: {cni} " in first.output and f"pod CIDR {cidr}" in first.output
+    second = site(f"cni={cni}")
+    assert second.rc == 0 and second.changed == 0, second.output[-3000:]
+
+
+def test_backend_switch_through_site_and_switch_backend_then_nothing_changes(stopped_cluster, kubectl, audit):
+    assert site("cni=flannel").rc == 0
+    switched = site("cni=flannel", "cni_backend=host-gw")
+    assert switched.rc == 0 and switched.changed > 0, switched.output[-3000:]
+    conf = json.loads(
+        kubectl.json("get", "configmap", "-n", "kube-flannel", "kube-flannel-cfg")["data"]["net-conf.json"]
+    )
+    assert conf["Backend"]["Type"] == "host-gw"
+    since = audit.offset()
+    again = site("cni=flannel", "cni_backend=host-gw")
+    assert again.rc == 0 and again.changed == 0, again.output[-3000:]
+    assert describe_writes(audit.writes_since(since)) == []
+    wireguard = playbook("playbooks/switch_backend.yml", "-e", "cni_backend=wireguard")
+    assert wireguard.rc == 0 and wireguard.changed > 0, wireguard.output[-3000:]
+    conf = json.loads(
+        kubectl.json("get", "configmap", "-n", "kube-flannel", "kube-flannel-cfg")["data"]["net-conf.json"]
+    )
+    assert conf["Backend"]["Type"] == "wireguard"
+    again = playbook("playbooks/switch_backend.yml", "-e", "cni_backend=wireguard")
+    assert again.rc == 0 and again.changed == 0, again.output[-3000:]
+
+
+def test_check_mode_on_an_installed_cluster_changes_nothing_and_shows_the_diff(stopped_cluster, kubectl, audit):
+    assert site("cni=calico").rc == 0
+    before = kubectl.json("get", "configmap", "-n", "kube-system", "calico-config")["metadata"]["resourceVersion"]
+    since = audit.offset()
+    checked = site("cni=calico", "cni_backend=vxlan", check=True)
+    assert checked.rc == 0 and checked.failed == 0, checked.output[-3000:]
+    assert "-  calico_backend: bird" in checked.output and "+  calico_backend: vxlan" in checked.output
+    assert describe_writes(audit.writes_since(since)) == []
+    assert (
+        kubectl.json("get", "configmap", "-n", "kube-system", "calico-config")["metadata"]["resourceVersion"] == before
+    )
+
+
+def test_a_pod_cidr_that_disagrees_with_the_cluster_fails_and_changes_nothing(stopped_cluster, audit):
+    assert site("cni=flannel").rc == 0
+    since = audit.offset()
+    refused = site("cni=flannel", "pod_cidr=10.99.0.0/16")
+    assert refused.rc != 0
+    assert "pod_cidr 10.99.0.0/16 disagrees with the cluster's networking.podSubnet 10.244.0.0/16" in refused.output
+    assert "is a migration" in refused.output
+    assert describe_writes(audit.writes_since(since)) == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["cni=weave"], "value of cni_name must be one of: flannel, calico, canal, got: weave"),
+        (
+            ["cni=flannel", "cni_backend=bgp"],
+            "cni_backend=bgp is not a backend of flannel; use one of: vxlan, host-gw, wireguard, udp",
+        ),
+        (["cni=calico", "cni_backend=host-gw"], "use one of: bgp, ipip, vxlan, bird"),
+        (
+            ["cni=calico", "cni_backend=ipip-please"],
+            "value of cni_backend must be one of: bgp, bird, host-gw, ipip, udp, vxlan, wireguard",
+        ),
+    ],
+)
+def test_bad_cni_or_backend_fails_at_role_entry_with_the_allowed_values(extra, message):
+    run = site(*extra)
+    assert run.rc != 0
+    assert message in run.output, run.output[-2000:]
+    assert "Prepare the nodes" not in run.output  # nothing ran past the check
+
+
+def test_existing_playbook_uses_the_role_from_a_built_and_installed_collection(stopped_cluster, kubectl, tmp_path):
+    assert site("cni=canal").rc == 0
+    built = subprocess.run(
+        [str(VENV_BIN / "ansible-galaxy"), "collection", "build", str(REPO), "--output-path", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    tarball = next(tmp_path.glob("kubeforge-cluster-*.tar.gz"))
+    assert tarball.name in built.stdout
+    subprocess.run(
+        [str(VENV_BIN / "ansible-galaxy"), "collection", "install", str(tarball), "-p", str(tmp_path / "collections")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    env = {"ANSIBLE_COLLECTIONS_PATH": str(tmp_path / "collections"), "ANSIBLE_CONFIG": os.devnull}
+    run = playbook(
+        str(REPO / "tests/integration/files/existing_infra.yml"),
+        "-i",
+        "localhost,",
+        "-e",
+        "cni_backend=host-gw",
+        "-e",
+        f"cni_backend_kubeconfig={stopped_cluster.kubeconfig}",
+        "-e",
+        f"cni_backend_manifest_mirror={REPO.parent / 'shared' / 'upstream'}",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert run.rc == 0 and run.changed > 0, run.output[-3000:]
+    assert (
+        str(tmp_path / "collections")
+        in subprocess.run(
+            [
+                str(VENV_BIN / "ansible-galaxy"),
+                "collection",
+                "list",
+                "kubeforge.cluster",
+                "-p",
+                str(tmp_path / "collections"),
+            ],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, **env),
+            check=False,
+        ).stdout
+    )
+    conf = json.loads(kubectl.json("get", "configmap", "-n", "kube-system", "canal-config")["data"]["net-conf.json"])
+    assert conf["Backend"]["Type"] == "host-gw"

@@ -1,0 +1,96 @@
+"""Manifest sources: checksums, the download cache, mirrors; and the pure object helpers."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from ansible_collections.kubeforge.cluster.plugins.module_utils import manifest
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import MatrixError
+
+TEXT = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\n"
+SHA = hashlib.sha256(TEXT).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBEFORGE_CACHE", str(tmp_path / "cache"))
+
+
+def test_a_checksummed_download_is_cached_and_not_fetched_again():
+    fetched = []
+
+    def fetch(url):
+        fetched.append(url)
+        return TEXT
+
+    source = manifest.ManifestSource("flannel", "v9", url="https://example.invalid/f.yml", sha256=SHA)
+    assert manifest.read_manifest(source, fetch) == (TEXT.decode(), [])
+    assert manifest.read_manifest(source, fetch) == (TEXT.decode(), [])
+    assert fetched == ["https://example.invalid/f.yml"]
+
+
+def test_a_wrong_checksum_is_refused_and_not_cached():
+    source = manifest.ManifestSource("flannel", "v9", url="https://example.invalid/f.yml", sha256="0" * 64)
+    with pytest.raises(MatrixError, match=f"has sha256 {SHA}, not the expected 0000"):
+        manifest.read_manifest(source, lambda url: TEXT)
+    with pytest.raises(MatrixError):
+        manifest.read_manifest(source, lambda url: TEXT)
+
+
+def test_an_unpinned_url_warns(tmp_path):
+    source = manifest.ManifestSource("flannel", "v9", url="https://example.invalid/f.yml")
+    text, warnings = manifest.read_manifest(source, lambda url: TEXT)
+    assert text == TEXT.decode() and "pass manifest_sha256" in warnings[0]
+
+
+def test_mirror_layout_and_missing_file(tmp_path):
+    source = manifest.ManifestSource("calico", "v3.32.1", mirror=str(tmp_path))
+    assert source.path == str(tmp_path / "calico/v3.32.1/calico.yaml")
+    assert source.sha256 == "a1df919d9721cf667accdc3e72848911b0cb25cfab7d2478ad0c996302c95744"
+    with pytest.raises(MatrixError, match="cannot read the manifest"):
+        manifest.read_manifest(source, None)
+
+
+def test_documents_come_namespaces_and_crds_first_and_lists_flatten():
+    text = """
+kind: DaemonSet
+apiVersion: apps/v1
+metadata: {name: d, namespace: n}
+---
+kind: List
+apiVersion: v1
+items:
+- {kind: CustomResourceDefinition, apiVersion: apiextensions.k8s.io/v1, metadata: {name: x}}
+---
+kind: Namespace
+apiVersion: v1
+metadata: {name: n}
+"""
+    assert [obj["kind"] for obj in manifest.load_documents(text)] == [
+        "Namespace",
+        "CustomResourceDefinition",
+        "DaemonSet",
+    ]
+    with pytest.raises(MatrixError, match="not a Kubernetes object"):
+        manifest.load_documents("- just\n- a list\n")
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("ghcr.io/flannel-io/flannel:v0.28.9", "mirror.local/k8s/flannel-io/flannel:v0.28.9"),
+        ("quay.io/calico/node:v3.32.1", "mirror.local/k8s/calico/node:v3.32.1"),
+        ("docker.io/calico/cni:v3.26.1", "mirror.local/k8s/calico/cni:v3.26.1"),
+        ("calico/cni:v3.26.1", "mirror.local/k8s/calico/cni:v3.26.1"),
+        ("localhost:5000/calico/cni:v1", "mirror.local/k8s/calico/cni:v1"),
+    ],
+)
+def test_registry_override(image, expected):
+    assert manifest.replace_registry(image, "mirror.local/k8s/") == expected
+
+
+def test_image_tag():
+    daemonset = {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "reg:5000/a/b:v1.2"}]}}}}
+    assert manifest.image_tag(daemonset, "c") == "v1.2"
+    assert manifest.image_tag(daemonset, "other") is None
