@@ -49,7 +49,8 @@ cluster-status:
 
 run: venv binaries
 	ansible-playbook site.yml -e cni="$(CNI)" \
-	  $(if $(BACKEND),-e cni_backend="$(BACKEND)") $(if $(POD_CIDR),-e pod_cidr="$(POD_CIDR)") -e local_nodes="$(NODES)"
+	  $(if $(BACKEND),-e cni_backend="$(BACKEND)") $(if $(POD_CIDR),-e pod_cidr="$(POD_CIDR)") \
+	  -e kubeadm_init_local_nodes="$(NODES)"
 
 lint: venv
 	ruff check .

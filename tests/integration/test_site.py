@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -182,3 +183,33 @@ def test_existing_playbook_uses_the_role_from_a_built_and_installed_collection(s
     assert run.rc == 0 and run.changed > 0, run.output[-3000:]
     conf = json.loads(kubectl.json("get", "configmap", "-n", "kube-system", "canal-config")["data"]["net-conf.json"])
     assert conf["Backend"]["Type"] == "host-gw"
+
+
+def test_prepare_fails_early_naming_what_is_missing(tmp_path):
+    runtime = tmp_path / "runtime.sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(runtime))
+        args = {
+            "prepare_cni": "flannel",
+            "prepare_cni_backend": "vxlan",
+            "prepare_node_changes": False,
+            "prepare_enforce": True,
+            "prepare_runtime_sockets": [str(runtime)],
+            "prepare_kernel_modules": ["kubeforge_no_such_module"],
+            "prepare_backend_requirements": {"vxlan": ["kubeforge_no_such_vxlan"]},
+        }
+        (tmp_path / "play.yml").write_text(
+            "- hosts: localhost\n  gather_facts: false\n  roles: [kubeforge.cluster.prepare]\n"
+        )
+        run = playbook(str(tmp_path / "play.yml"), "-e", json.dumps(args))
+        assert run.rc != 0, run.output[-3000:]
+        assert "lacks: kernel module kubeforge_no_such_module; kernel module kubeforge_no_such_vxlan" in run.output
+        assert "container runtime" not in run.output.split("lacks:")[1].splitlines()[0]
+        report = playbook(
+            str(tmp_path / "play.yml"),
+            "-e",
+            json.dumps({**args, "prepare_enforce": False, "prepare_runtime_sockets": ["/nonexistent"]}),
+        )
+        assert report.rc == 0 and report.changed == 0, report.output[-2000:]
+        assert "a container runtime socket (/nonexistent)" in report.output
+        assert "flannel vxlan: 8472/udp" in report.output
