@@ -35,12 +35,25 @@ _raw:
   type: list
   elements: dict
   contains:
-    name: {description: The CNI., type: str}
-    default_pod_cidr: {description: Its default pod CIDR., type: str}
-    default_backend: {description: Its default backend., type: str}
-    backends: {description: Its backends (Calico's alias bird included)., type: list, elements: str}
-    version: {description: The pinned upstream version., type: str}
-    ports: {description: Ports per backend (C(8472/udp), C(179/tcp), C(ipip) for IP protocol 4)., type: dict}
+    name:
+      description: The CNI.
+      type: str
+    default_pod_cidr:
+      description: Its default pod CIDR.
+      type: str
+    default_backend:
+      description: Its default backend.
+      type: str
+    backends:
+      description: Its backends, Calico's alias bird included.
+      type: list
+      elements: str
+    version:
+      description: The pinned upstream version.
+      type: str
+    ports:
+      description: Ports per backend, such as C(8472/udp), C(179/tcp), or C(ipip) for IP protocol 4.
+      type: dict
 """
 
 from ansible.errors import AnsibleError
