@@ -17,11 +17,11 @@ PYTEST_ARGS ?=
 
 COLLECTION_LINK := .collections/ansible_collections/kubeforge/cluster
 
-.PHONY: help venv binaries cluster-up cluster-down cluster-status run lint sanity unit integration test constraints
+.PHONY: help venv binaries cluster-up cluster-down cluster-status run lint sanity unit integration molecule test constraints
 
 help:
 	@echo "make run CNI=flannel|calico|canal [BACKEND=…] [POD_CIDR=…]  the main job on the embedded local cluster"
-	@echo "make test                                                 lint, unit, sanity and integration tests"
+	@echo "make test                                                 lint, unit, sanity, integration and molecule tests"
 	@echo "make cluster-up [POD_CIDR=10.244.0.0/16] [NODES=3] / make cluster-down"
 
 venv: $(VENV)/.installed $(COLLECTION_LINK)
@@ -67,7 +67,19 @@ unit: venv
 integration: venv binaries
 	pytest tests/integration $(PYTEST_ARGS)
 
-test: lint unit sanity integration
+# Every molecule scenario; flannel and calico once per backend (MOLECULE_BACKEND).
+FLANNEL_BACKENDS := vxlan host-gw wireguard udp
+CALICO_BACKENDS := bgp ipip vxlan
+MOLECULE_SCENARIOS := canal switch_flannel switch_calico check_mode bad_input
+molecule: venv binaries
+	@for backend in $(FLANNEL_BACKENDS); do \
+	  echo "== molecule flannel $$backend"; MOLECULE_BACKEND=$$backend molecule test -s flannel || exit 1; done
+	@for backend in $(CALICO_BACKENDS); do \
+	  echo "== molecule calico $$backend"; MOLECULE_BACKEND=$$backend molecule test -s calico || exit 1; done
+	@for scenario in $(MOLECULE_SCENARIOS); do \
+	  echo "== molecule $$scenario"; molecule test -s $$scenario || exit 1; done
+
+test: lint unit sanity integration molecule
 
 # Re-pin every transitive Python dependency after changing requirements.txt.
 constraints:

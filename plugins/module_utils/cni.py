@@ -562,7 +562,10 @@ class CniConfig:
                 % spec["daemonset"]
             )
         self.old_pods = []
-        if self.daemonset is not None and marker:
+        # Any change of the pod template replaces the pods: remember which ones ran before it.
+        if self.daemonset is not None and merge_patch(
+            strip_volatile(self.daemonset), strip_volatile(self.desired_workload(self.daemonset, marker))
+        ):
             self.old_pods = self.client.list("v1", "Pod", namespace, label_selector=spec["pod_selector"])
         base = self.daemonset if self.daemonset is not None else manifest_daemonset
         self.daemonset, self.daemonset_changed = self.ensure(

@@ -249,6 +249,7 @@ def test_calico_switch_cycle_in_calicos_order(cluster, audit):
         assert not result.get("failed"), result.get("msg")
         assert result["changed"]
         assert_calico_state(cluster, backend, encapsulation or "Always")
+        assert len(result["restarted"]) == len(cluster.nodes())
         after = cluster.pod_uids("kube-system", "k8s-app=calico-node")
         assert len(after) == len(cluster.nodes()) and not before & after, "every calico-node pod must be new"
         if (previous, backend) == ("bgp", "ipip"):  # +20 bytes of IP-in-IP: running pods keep the larger MTU
