@@ -271,14 +271,13 @@ def stale_node_state(old_conf, new_conf, nodes):
 class CniConfig:
     """Reads the live state once, writes only the difference, in the order the CNI needs."""
 
-    def __init__(self, client, request, check_mode=False, fetch_url=None, warn=None, sleep=time.sleep):
+    def __init__(self, client, request, check_mode=False, fetch_url=None, warn=None):
         self.client = client
         self.req = request
         self.spec = cni_spec(request.cni)
         self.check_mode = check_mode
         self.fetch_url = fetch_url
         self.warn = warn or (lambda message: None)
-        self.sleep = sleep
         self.created = []
         self.updated = []
         self.diff = []
