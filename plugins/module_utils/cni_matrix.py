@@ -11,11 +11,22 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 FLANNEL_BACKENDS = {
-    # name: (options the backend takes, encapsulation overhead in bytes, ports to open)
-    "vxlan": {"options": ("vni", "port", "direct_routing", "gbp", "mtu"), "overhead": 50, "ports": ("8472/udp",)},
-    "host-gw": {"options": (), "overhead": 0, "ports": ()},
-    "wireguard": {"options": ("psk", "listen_port", "wireguard_mode", "mtu"), "overhead": 80, "ports": ("51820/udp",)},
-    "udp": {"options": ("port",), "overhead": 28, "ports": ("8285/udp",)},
+    # options it takes, encapsulation overhead in bytes, ports to open, devices it creates on every node
+    # (flannel never deletes them; host-gw leaves routes instead)
+    "vxlan": {
+        "options": ("vni", "port", "direct_routing", "gbp", "mtu"),
+        "overhead": 50,
+        "ports": ("8472/udp",),
+        "devices": ("flannel.{vni}",),
+    },
+    "host-gw": {"options": (), "overhead": 0, "ports": (), "devices": ()},
+    "wireguard": {
+        "options": ("psk", "listen_port", "wireguard_mode", "mtu"),
+        "overhead": 80,
+        "ports": ("51820/udp",),
+        "devices": ("flannel-wg", "flannel-wg-v6"),
+    },
+    "udp": {"options": ("port",), "overhead": 28, "ports": ("8285/udp",), "devices": ("flannel0",)},
 }
 
 CALICO_BACKENDS = {

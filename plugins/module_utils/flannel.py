@@ -32,14 +32,6 @@ BACKEND_KEYS = {
 }
 WIREGUARD_MODES = ("separate", "auto", "ipv4", "ipv6")
 
-# Devices each backend leaves on a node (flannel never deletes them); host-gw leaves routes instead.
-BACKEND_DEVICES = {
-    "vxlan": ("flannel.{vni}",),
-    "wireguard": ("flannel-wg", "flannel-wg-v6"),
-    "udp": ("flannel0",),
-    "host-gw": (),
-}
-
 
 def backend_option_names(backend):
     return FLANNEL_BACKENDS[backend]["options"]
@@ -126,4 +118,4 @@ def stale_devices(conf):
     """Devices the backend in `conf` creates on every node; stale once that backend is left."""
     backend = live_backend_type(conf)
     vni = (conf.get("Backend") or {}).get("VNI", 1) if isinstance(conf.get("Backend"), dict) else 1
-    return [name.format(vni=vni) for name in BACKEND_DEVICES.get(backend, ())]
+    return [name.format(vni=vni) for name in FLANNEL_BACKENDS.get(backend, {}).get("devices", ())]
