@@ -52,15 +52,27 @@ _raw:
       description: The pinned upstream version.
       type: str
     ports:
-      description: Ports per backend, such as C(8472/udp), C(179/tcp), or C(ipip) for IP protocol 4.
+      description:
+        - Ports per backend name (aliases included), such as C(8472/udp), C(179/tcp), or C(ipip) for IP protocol 4.
       type: dict
+    kernel:
+      description:
+        - Kernel features per backend name (aliases included) that every node needs, such as C(vxlan), C(tun),
+          C(wireguard), C(ipip).
+      type: dict
+    node_kernel:
+      description: Kernel features every node needs whatever the backend (C(overlay), C(br_netfilter)).
+      type: list
+      elements: str
 """
 
 from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     CALICO_BACKEND_ALIASES,
+    NODE_KERNEL_FEATURES,
     MatrixError,
+    backend_spec,
     cni_spec,
 )
 
@@ -83,7 +95,9 @@ class LookupModule(LookupBase):
                     "default_backend": spec["default_backend"],
                     "backends": backends,
                     "version": spec["version"],
-                    "ports": dict((backend, list(b["ports"])) for backend, b in spec["backends"].items()),
+                    "ports": dict((backend, list(backend_spec(name, backend)["ports"])) for backend in backends),
+                    "kernel": dict((backend, list(backend_spec(name, backend)["kernel"])) for backend in backends),
+                    "node_kernel": list(NODE_KERNEL_FEATURES),
                 }
             )
         return entries

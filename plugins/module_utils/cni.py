@@ -753,6 +753,20 @@ if yaml is not None:
     _DiffDumper.add_representer(str, _represent_str)
 
 
+def node_summary(node):
+    """A node as the site summary shows it: Ready, kubelet version, address, podCIDR."""
+    status = node.get("status") or {}
+    ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    addresses = [a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"]
+    return {
+        "name": node["metadata"]["name"],
+        "ready": bool(ready) and ready[0].get("status") == "True",
+        "kubelet_version": (status.get("nodeInfo") or {}).get("kubeletVersion"),
+        "internal_ip": addresses[0] if addresses else None,
+        "pod_cidr": (node.get("spec") or {}).get("podCIDR"),
+    }
+
+
 def inspect(client, wanted=None):
     """What cni_info reports: the installed CNI, its version, backend and pod CIDR, node podCIDRs, drift."""
     found = None
@@ -762,7 +776,8 @@ def inspect(client, wanted=None):
         if daemonset is not None:
             found = (name, spec, daemonset)
             break
-    nodes = dict((n["metadata"]["name"], n.get("spec", {}).get("podCIDR")) for n in client.list("v1", "Node"))
+    node_list = [node_summary(n) for n in client.list("v1", "Node")]
+    nodes = dict((n["name"], n["pod_cidr"]) for n in node_list)
     kubeadm_subnet = kubeadm_pod_subnet(client.get("v1", "ConfigMap", "kubeadm-config", "kube-system"))
     info = {
         "cni": None,
@@ -772,6 +787,7 @@ def inspect(client, wanted=None):
         "encapsulation": None,
         "kubeadm_pod_subnet": kubeadm_subnet,
         "node_pod_cidrs": nodes,
+        "nodes": node_list,
         "pods_run_current_config": None,
         "drift": [],
     }

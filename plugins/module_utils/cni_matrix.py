@@ -12,30 +12,48 @@ __metaclass__ = type
 
 FLANNEL_BACKENDS = {
     # options it takes, encapsulation overhead in bytes, ports to open, devices it creates on every node
-    # (flannel never deletes them; host-gw leaves routes instead)
+    # (flannel never deletes them; host-gw leaves routes instead), kernel features it needs on every node
     "vxlan": {
         "options": ("vni", "port", "direct_routing", "gbp", "mtu"),
         "overhead": 50,
         "ports": ("8472/udp",),
         "devices": ("flannel.{vni}",),
+        "kernel": ("vxlan",),
     },
-    "host-gw": {"options": (), "overhead": 0, "ports": (), "devices": ()},
+    "host-gw": {"options": (), "overhead": 0, "ports": (), "devices": (), "kernel": ()},
     "wireguard": {
         "options": ("psk", "listen_port", "wireguard_mode", "mtu"),
         "overhead": 80,
         "ports": ("51820/udp",),
         "devices": ("flannel-wg", "flannel-wg-v6"),
+        "kernel": ("wireguard",),
     },
-    "udp": {"options": ("port",), "overhead": 28, "ports": ("8285/udp",), "devices": ("flannel0",)},
+    "udp": {"options": ("port",), "overhead": 28, "ports": ("8285/udp",), "devices": ("flannel0",), "kernel": ("tun",)},
 }
 
 CALICO_BACKENDS = {
     # calico_backend is the calico-config key (bird|vxlan|none); ipip/vxlan say which IPPool mode the
     # backend drives. `ipip` is NOT a value of calico_backend: IP-in-IP is bird plus ipipMode.
-    "bgp": {"calico_backend": "bird", "pool_mode": None, "overhead": 0, "ports": ("179/tcp",)},
-    "ipip": {"calico_backend": "bird", "pool_mode": "ipipMode", "overhead": 20, "ports": ("179/tcp", "ipip")},
-    "vxlan": {"calico_backend": "vxlan", "pool_mode": "vxlanMode", "overhead": 50, "ports": ("4789/udp",)},
+    "bgp": {"calico_backend": "bird", "pool_mode": None, "overhead": 0, "ports": ("179/tcp",), "kernel": ()},
+    "ipip": {
+        "calico_backend": "bird",
+        "pool_mode": "ipipMode",
+        "overhead": 20,
+        "ports": ("179/tcp", "ipip"),
+        "kernel": ("ipip",),
+    },
+    "vxlan": {
+        "calico_backend": "vxlan",
+        "pool_mode": "vxlanMode",
+        "overhead": 50,
+        "ports": ("4789/udp",),
+        "kernel": ("vxlan",),
+    },
 }
+
+# Kernel features every node needs for kubeadm and any CNI (kube-proxy and the CNI bridge traffic go
+# through br_netfilter; containerd's snapshotter is overlayfs).
+NODE_KERNEL_FEATURES = ("overlay", "br_netfilter")
 
 CALICO_BACKEND_ALIASES = {"bird": "bgp"}
 CALICO_ENCAPSULATION_MODES = ("Always", "CrossSubnet")

@@ -91,6 +91,12 @@ node_pod_cidrs:
   returned: always
   type: dict
   sample: {node-1: 10.244.0.0/24}
+nodes:
+  description: Every node, with its Ready condition, kubelet version, InternalIP address and C(spec.podCIDR).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: node-1, ready: true, kubelet_version: v1.36.3, internal_ip: 10.0.0.11, pod_cidr: 10.244.0.0/24}]
 pods_run_current_config:
   description:
     - Whether the CNI pods were started with the configuration the ConfigMap holds now; null when

@@ -195,15 +195,21 @@ def test_prepare_fails_early_naming_what_is_missing(tmp_path):
             "prepare_node_changes": False,
             "prepare_enforce": True,
             "prepare_runtime_sockets": [str(runtime)],
-            "prepare_kernel_modules": ["kubeforge_no_such_module"],
-            "prepare_backend_requirements": {"vxlan": ["kubeforge_no_such_vxlan"]},
+            # br_netfilter and tun are built into this machine's kernel and absent from /sys/module.
+            "prepare_kernel_features": [
+                "kubeforge_no_such_module",
+                "br_netfilter",
+                "tun",
+                "vxlan",
+                "kubeforge_no_such_vxlan",
+            ],
         }
         (tmp_path / "play.yml").write_text(
             "- hosts: localhost\n  gather_facts: false\n  roles: [kubeforge.cluster.prepare]\n"
         )
         run = playbook(str(tmp_path / "play.yml"), "-e", json.dumps(args))
         assert run.rc != 0, run.output[-3000:]
-        assert "lacks: kernel module kubeforge_no_such_module; kernel module kubeforge_no_such_vxlan" in run.output
+        assert "lacks: kernel feature kubeforge_no_such_module; kernel feature kubeforge_no_such_vxlan." in run.output
         assert "container runtime" not in run.output.split("lacks:")[1].splitlines()[0]
         report = playbook(
             str(tmp_path / "play.yml"),
@@ -213,3 +219,18 @@ def test_prepare_fails_early_naming_what_is_missing(tmp_path):
         assert report.rc == 0 and report.changed == 0, report.output[-2000:]
         assert "a container runtime socket (/nonexistent)" in report.output
         assert "flannel vxlan: 8472/udp" in report.output
+        alias = playbook(
+            str(tmp_path / "play.yml"),
+            "-e",
+            json.dumps({**args, "prepare_enforce": False, "prepare_cni": "calico", "prepare_cni_backend": "bird"}),
+        )
+        assert "calico bird: 179/tcp" in alias.output, alias.output[-2000:]
+
+
+def test_prepare_recognises_this_kernels_built_in_features(tmp_path):
+    (tmp_path / "play.yml").write_text(
+        "- hosts: localhost\n  gather_facts: false\n  roles: [kubeforge.cluster.prepare]\n"
+    )
+    args = {"prepare_node_changes": False, "prepare_runtime_sockets": [], "prepare_cni_backend": "udp"}
+    run = playbook(str(tmp_path / "play.yml"), "-e", json.dumps(args))
+    assert run.rc == 0 and "lacks" not in run.output, run.output[-2000:]

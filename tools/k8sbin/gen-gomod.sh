@@ -31,7 +31,7 @@ mv go.mod.new go.mod
 rm -f go.sum
 # Each tool carries the version: a bare path would let `go get` move k8s.io/kubernetes to latest.
 tools=()
-for cmd in kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl; do
+for cmd in kube-apiserver kube-controller-manager kube-scheduler kubeadm kubectl kubelet kube-proxy; do
   tools+=("k8s.io/kubernetes/cmd/${cmd}@${K8S_VERSION}")
 done
 go get -tool "${tools[@]}"

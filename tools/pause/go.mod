@@ -1,0 +1,3 @@
+module kubeforge.invalid/pause
+
+go 1.24.0
