@@ -17,12 +17,14 @@ PYTEST_ARGS ?=
 
 COLLECTION_LINK := .collections/ansible_collections/kubeforge/cluster
 
-.PHONY: help venv binaries cluster-up cluster-down cluster-status run lint sanity unit integration molecule test constraints
+.PHONY: help venv binaries cluster-up cluster-down cluster-status run lint sanity unit integration molecule test constraints \
+	nodes-deps nodes-up nodes-down nodes-status nodes-run nodes-test
 
 help:
 	@echo "make run CNI=flannel|calico|canal [BACKEND=…] [POD_CIDR=…]  the main job on the embedded local cluster"
 	@echo "make test                                                 lint, unit, sanity, integration and molecule tests"
 	@echo "make cluster-up [POD_CIDR=10.244.0.0/16] [NODES=3] / make cluster-down"
+	@echo "make nodes-up [NODES=3] / make nodes-run [CNI=flannel] / make nodes-down   real nodes (containerd, kubelet) on this machine"
 
 venv: $(VENV)/.installed $(COLLECTION_LINK)
 
@@ -52,6 +54,31 @@ run: venv binaries
 	  $(if $(BACKEND),-e cni_backend="$(BACKEND)") $(if $(POD_CIDR),-e pod_cidr="$(POD_CIDR)") \
 	  -e kubeadm_init_local_nodes="$(NODES)"
 
+# Real nodes: namespaces on this machine with their own sshd, containerd and kubelet (tools/nodes.py).
+# What the test bed needs on the host: namespaces, sshd, socat; and for the images, iptables, conntrack, busybox.
+nodes-deps:
+	@missing=$$(for p in $$($(PYTHON) tools/nodes.py deps) iptables nftables conntrack busybox-static netbase ca-certificates; do \
+	  dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+nodes-up: venv nodes-deps
+	bin=$$(tools/build.sh --nodes); files=$$(tools/node_files.sh "$$bin"); \
+	images=$$($(PYTHON) tools/images.py --bin "$$bin" --out "$${KUBEFORGE_CACHE:-$$HOME/.cache/kubeforge}/images/$$(basename "$$bin")"); \
+	$(PYTHON) tools/nodes.py up --nodes "$(NODES)" --images "$$images"; \
+	printf '{"bin": "%s", "node_files": "%s", "images": "%s", "versions": %s}\n' "$$bin" "$$files" "$$images" \
+	  "$$(cat "$$files/versions.json")" > .nodes/testbed.json
+
+nodes-down:
+	$(PYTHON) tools/nodes.py down
+
+nodes-status:
+	$(PYTHON) tools/nodes.py status
+
+# site.yml on the real nodes: only the inventory differs from `make run`.
+nodes-run: venv
+	ansible-playbook -i inventories/nodes site.yml -e cni="$(CNI)" \
+	  $(if $(BACKEND),-e cni_backend="$(BACKEND)") $(if $(POD_CIDR),-e pod_cidr="$(POD_CIDR)")
+
 lint: venv
 	ruff check .
 	ruff format --check .
@@ -70,7 +97,7 @@ integration: venv binaries
 # Every molecule scenario; flannel and calico once per backend (MOLECULE_BACKEND).
 FLANNEL_BACKENDS := vxlan host-gw wireguard udp
 CALICO_BACKENDS := bgp ipip vxlan
-MOLECULE_SCENARIOS := canal switch_flannel switch_calico check_mode bad_input
+MOLECULE_SCENARIOS := canal switch_flannel switch_calico check_mode bad_input nodes
 molecule: venv binaries
 	@for backend in $(FLANNEL_BACKENDS); do \
 	  echo "== molecule flannel $$backend"; MOLECULE_BACKEND=$$backend molecule test -s flannel || exit 1; done
@@ -79,7 +106,11 @@ molecule: venv binaries
 	@for scenario in $(MOLECULE_SCENARIOS); do \
 	  echo "== molecule $$scenario"; molecule test -s $$scenario || exit 1; done
 
-test: lint unit sanity integration molecule
+# site.yml on fresh real nodes: bad input and faults, a failed init redone, two control planes.
+nodes-test: venv
+	pytest tests/nodes/test_bootstrap.py $(PYTEST_ARGS)
+
+test: lint unit sanity integration molecule nodes-test
 
 # Re-pin every transitive Python dependency after changing requirements.txt.
 constraints:

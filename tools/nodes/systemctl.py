@@ -10,7 +10,7 @@ a real host, and it is not a general systemd replacement.
 
 What it implements, for real (unit files are read fresh on every call):
   * Unit files from /etc/systemd/system, /run/systemd/system, /usr/local/lib/systemd/system,
-    /usr/lib/systemd/system and /lib/systemd/system (first found wins; a symlink to /dev/null or an
+    /lib/systemd/system and /usr/lib/systemd/system (Debian's order; first found wins; a symlink to /dev/null or an
     empty file = masked; a symlink to another name = alias; foo@bar.service falls back to
     foo@.service), drop-ins <dir>/<unit>.d/*.conf in file-name order (the same name in a
     higher-priority directory wins), line continuations, comments, specifiers %n %N %p %i %I %t %H %%.
@@ -71,8 +71,8 @@ UNIT_DIR_NAMES = (
     "etc/systemd/system",
     "run/systemd/system",
     "usr/local/lib/systemd/system",
-    "usr/lib/systemd/system",
     "lib/systemd/system",
+    "usr/lib/systemd/system",
 )
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 UNIT_SUFFIXES = (
@@ -126,6 +126,7 @@ EXIT_NOT_ACTIVE = 3
 EXIT_NO_UNIT = 4
 EXIT_NOT_INSTALLED = 5
 CMD_NOT_FOUND = 203
+KEEPER_VERB = "__keeper__"
 
 
 class ShimError(Exception):
@@ -589,7 +590,7 @@ def service_environment(unit: Unit) -> dict[str, str]:
 
 
 def parse_timespan(value: str, default: float | None) -> float | None:
-    """"10", "10s", "100ms", "1min 30s", "infinity" → seconds (None = infinity)."""
+    """ "10", "10s", "100ms", "1min 30s", "infinity" → seconds (None = infinity)."""
     value = value.strip()
     if not value:
         return default
@@ -748,7 +749,8 @@ def unit_file_state(unit: Unit) -> str:
 def enable(unit: Unit, quiet: bool) -> list[str]:
     if unit.load_state == "masked":
         raise ShimError(f"Failed to enable unit: Unit {unit.id} is masked.")
-    assert unit.fragment is not None
+    if unit.fragment is None:
+        raise ShimError(f"Failed to enable unit: Unit file {unit.name} does not exist.")
     created = []
     base = config_dir()
     for key, suffix in (("WantedBy", ".wants"), ("RequiredBy", ".requires")):
@@ -1002,7 +1004,7 @@ class Keeper:
                 for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
                     signal.signal(sig, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_SETMASK, set())
-                os.execve(argv[0], argv, env)
+                os.execve(argv[0], argv, env)  # noqa: S606 - argv comes from the unit file, as in systemd
             except BaseException as exc:
                 with contextlib.suppress(BaseException):
                     os.write(2, f"Failed to execute {argv[0]}: {exc}\n".encode())
@@ -1015,13 +1017,7 @@ class Keeper:
         timeout = service_config(unit).timeout_start
         for cmd in commands:
             argv = resolve_command(cmd, env)
-            try:
-                pid = self.spawn(argv, env, unit)
-            except OSError as exc:
-                self.say(f"{self.unit_id}: Failed to execute {label} {argv[0]}: {exc.strerror}")
-                if cmd.ignore_failure:
-                    continue
-                return "exit-code"
+            pid = self.spawn(argv, env, unit)
             status = self.wait_pid(pid, timeout)
             if status is None:
                 _killpg(pid, signal.SIGKILL)
@@ -1071,8 +1067,8 @@ class Keeper:
                 return "stopped"
             if deadline is not None and time.monotonic() > deadline:
                 return "timeout"
-            assert self.notify_sock is not None
-            select.select([self.notify_sock], [], [], 0.05)
+            if self.notify_sock is not None:
+                select.select([self.notify_sock], [], [], 0.05)
             self.wait_signal(0)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -1090,6 +1086,10 @@ class Keeper:
                 self.finish(unit, "start-limit-hit", failed=True)
                 return
             result, status = self.start_once(unit, config, restarts)
+            if result == "remain":
+                return
+            if result not in {"success", "stopped"}:
+                self.report(f"fail {result}")  # the start job failed, whatever Restart= does next
             if result == "stopped":
                 self.finish(unit, "success", failed=False)
                 return
@@ -1097,7 +1097,9 @@ class Keeper:
                 self.finish(unit, result, failed=result != "success")
                 return
             restarts += 1
-            self.runtime.write(ActiveState="activating", SubState="auto-restart", MainPID=0, NRestarts=restarts)
+            self.runtime.write(
+                ActiveState="activating", SubState="auto-restart", MainPID=0, NRestarts=restarts, Result=result
+            )
             self.say(f"{self.unit_id}: Scheduled restart job, restart counter is at {restarts}.")
             deadline = time.monotonic() + config.restart_sec
             while time.monotonic() < deadline and not self.stop_requested:
@@ -1140,7 +1142,12 @@ class Keeper:
         """Run one start of the service until it exits; (result, wait status of the main process)."""
         invocation = uuid.uuid4().hex
         self.runtime.write(
-            ActiveState="activating", SubState="start-pre", MainPID=0, NRestarts=restarts, InvocationID=invocation
+            ActiveState="activating",
+            SubState="start-pre",
+            MainPID=0,
+            NRestarts=restarts,
+            InvocationID=invocation,
+            Result="success",
         )
         try:
             env = service_environment(unit)
@@ -1165,14 +1172,7 @@ class Keeper:
             env["NOTIFY_SOCKET"] = self.open_notify_socket()
         argv = resolve_command(commands[0], env)
         started = time.time()
-        try:
-            self.main_pid = self.spawn(argv, env, unit)
-        except OSError as exc:
-            self.say(f"{self.unit_id}: Failed to execute {argv[0]}: {exc.strerror}")
-            self.runtime.write(
-                ExecMainCode=1, ExecMainStatus=CMD_NOT_FOUND, ExecMainStartTimestamp=started, ExecMainPID=0
-            )
-            return "exit-code", None
+        self.main_pid = self.spawn(argv, env, unit)
         self.write_main_pid(started)
         self.say(f"Starting {self.unit_id} - {unit.description} (pid {self.main_pid})...")
         if config.type == "notify":
@@ -1277,7 +1277,11 @@ class Keeper:
             self.kill_group(pid, config, signal.SIGTERM if config.kill_mode == "control-group" else None)
         self.run_control("ExecStopPost", _commands(unit, "ExecStopPost"), env, unit)
         self.stop_requested = was_stop or result == "stopped"
-        self.runtime.write(MainPID=0, ExecMainExitTimestamp=time.time())
+        changes: dict[str, object] = {"MainPID": 0, "ExecMainExitTimestamp": time.time()}
+        if status is not None:
+            code = os.waitstatus_to_exitcode(status)
+            changes.update(ExecMainCode=1 if code >= 0 else 2, ExecMainStatus=abs(code))
+        self.runtime.write(**changes)
         self.say(f"Stopped {self.unit_id} - {unit.description}.")
         return result, status
 
@@ -1326,9 +1330,32 @@ def _set_limit(limit: int, text: str) -> None:
     except (OSError, ValueError):
         # Raising a hard limit needs CAP_SYS_RESOURCE (missing in this VM): go as high as allowed.
         _, hard = resource.getrlimit(limit)
-        capped = [v if hard == resource.RLIM_INFINITY or (v != resource.RLIM_INFINITY and v <= hard) else hard for v in values]
+        capped = [
+            v if hard == resource.RLIM_INFINITY or (v != resource.RLIM_INFINITY and v <= hard) else hard for v in values
+        ]
         with contextlib.suppress(OSError, ValueError):
             resource.setrlimit(limit, (capped[0], capped[1]))
+
+
+def _user_ids(user: str, group: str, env: dict[str, str]) -> tuple[str, int, int] | None:
+    """User=/Group= → (name, uid, gid), also setting HOME/USER/LOGNAME/SHELL as systemd does."""
+    if not user and not group:
+        return None
+    import grp  # noqa: PLC0415 - only services with User=/Group= need these
+    import pwd  # noqa: PLC0415
+
+    try:
+        entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user or "root")
+    except KeyError as exc:
+        raise ShimError(f"Failed to determine user credentials: No such process ({user})") from exc
+    gid = entry.pw_gid
+    if group:
+        try:
+            gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+        except KeyError as exc:
+            raise ShimError(f"Failed to determine group credentials: No such process ({group})") from exc
+    env.update(HOME=entry.pw_dir, USER=entry.pw_name, LOGNAME=entry.pw_name, SHELL=entry.pw_shell)
+    return entry.pw_name, entry.pw_uid, gid
 
 
 def _commands(unit: Unit, key: str) -> list[ExecCommand]:
@@ -1375,7 +1402,6 @@ def _remove_tree(path: Path) -> None:
 
 def _keeper_process(unit_id: str, report_fd: int) -> None:
     """The double-forked keeper: its own session, no inherited descriptors, signals via sigtimedwait."""
-    os.setsid()
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
@@ -1413,8 +1439,12 @@ def spawn_keeper(unit_id: str, block: bool) -> str:
     if pid == 0:  # pragma: no cover - runs in the child
         try:
             os.close(read_fd)
+            os.setsid()
             if os.fork() == 0:
-                _keeper_process(unit_id, write_fd)
+                # A fresh interpreter, so `ps` shows what it is: python3 systemctl __keeper__ UNIT FD.
+                os.set_inheritable(write_fd, True)
+                argv = [sys.executable, os.path.abspath(__file__), KEEPER_VERB, unit_id, str(write_fd)]
+                os.execv(sys.executable, argv)  # noqa: S606 - this very file
         finally:
             os._exit(0)
     os.close(write_fd)
@@ -1472,7 +1502,9 @@ def start_unit(unit: Unit, opts: Options) -> None:
     if unit.kind != "service":
         raise ShimError(f"Failed to start {unit.id}: .{unit.kind} units are not supported by the test-bed shim.")
     state = runtime.current()
-    if state["ActiveState"] in {"active", "activating", "reloading"} and (runtime.keeper() or state["SubState"] == "exited"):
+    if state["ActiveState"] in {"active", "activating", "reloading"} and (
+        runtime.keeper() or state["SubState"] == "exited"
+    ):
         return
     failed_condition = check_conditions(unit)
     if failed_condition:
@@ -1542,7 +1574,7 @@ def reload_unit(unit: Unit) -> None:
 
 def verb_start(names: list[str], opts: Options, verb: str) -> int:
     for name in names:
-        unit = loaded_unit(name, "start" if verb == "start" else verb.split("-")[0])
+        unit = loaded_unit(name, "start" if verb == "start" else verb.split("-", maxsplit=1)[0])
         runtime = Runtime(unit.id)
         with runtime.lock():
             state = runtime.current()
@@ -1645,9 +1677,8 @@ def verb_is_active(names: list[str], opts: Options, wanted: set[str]) -> int:
 
 
 def _bullet(state: dict) -> str:
-    return {"active": "●", "failed": "×", "activating": "●", "deactivating": "●", "reloading": "↻"}.get(
-        state["ActiveState"], "○"
-    )
+    bullets = {"active": "●", "failed": "×", "activating": "●", "deactivating": "●", "reloading": "↻"}  # noqa: RUF001
+    return bullets.get(state["ActiveState"], "○")
 
 
 def _since(stamp: float | None) -> str:
@@ -1686,7 +1717,9 @@ def status_text(unit: Unit, opts: Options) -> str:
     since = _since(state.get("StateChangeTimestamp"))
     if active == "inactive" and sub == "dead" and not state.get("StateChangeTimestamp"):
         lines.append("     Active: inactive (dead)")
-    elif active in {"failed"} or result not in {"success", ""}:
+    elif active == "failed":
+        lines.append(f"     Active: failed (Result: {result}){since}")
+    elif result not in {"success", ""}:
         lines.append(f"     Active: {active} ({sub}) (Result: {result}){since}")
     else:
         lines.append(f"     Active: {active} ({sub}){since}")
@@ -1701,7 +1734,9 @@ def status_text(unit: Unit, opts: Options) -> str:
         lines.append(f"   Main PID: {pid} ({comm})")
     elif state.get("ExecMainPID"):
         code = {1: "exited", 2: "killed", 3: "dumped"}.get(int(state.get("ExecMainCode") or 0), "exited")
-        lines.append(f"    Process: {state['ExecMainPID']} ExecStart (code={code}, status={state.get('ExecMainStatus', 0)})")
+        lines.append(
+            f"    Process: {state['ExecMainPID']} ExecStart (code={code}, status={state.get('ExecMainStatus', 0)})"
+        )
         lines.append(f"   Main PID: {state['ExecMainPID']} (code={code}, status={state.get('ExecMainStatus', 0)})")
     tail = _tail(unit_log(unit.id), opts.lines)
     if tail:
@@ -1747,7 +1782,8 @@ def _exec_property(unit: Unit, key: str, state: dict) -> list[str]:
         pid = state.get("ExecMainPID", 0) if key == "ExecStart" else 0
         code = {1: "exited", 2: "killed", 3: "dumped"}.get(int(state.get("ExecMainCode") or 0), "(null)")
         values.append(
-            f"{{ path={cmd.path} ; argv[]={' '.join(cmd.argv)} ; ignore_errors={'yes' if cmd.ignore_failure else 'no'} ; "
+            f"{{ path={cmd.path} ; argv[]={' '.join(cmd.argv)} ; "
+            f"ignore_errors={'yes' if cmd.ignore_failure else 'no'} ; "
             f"start_time=[{_now_text(state.get('ExecMainStartTimestamp')) or 'n/a'}] ; "
             f"stop_time=[{_now_text(state.get('ExecMainExitTimestamp')) or 'n/a'}] ; pid={pid} ; code={code} ; "
             f"status={state.get('ExecMainStatus', 0)}/{state.get('ExecMainStatus', 0)} }}"
@@ -1866,8 +1902,7 @@ def verb_cat(names: list[str], opts: Options) -> int:
         unit = load_unit(name)
         if unit.load_state != "loaded":
             raise ShimError(f"No files found for {unit.name}.")
-        for path in [unit.fragment, *unit.dropins]:
-            assert path is not None
+        for path in [p for p in (unit.fragment, *unit.dropins) if p is not None]:
             print(f"# {path}")
             print(path.read_text())
     return 0
@@ -1882,10 +1917,7 @@ def verb_list_unit_files(patterns: list[str], opts: Options) -> int:
     for name in all_unit_names():
         if not _type_matches(name, opts) or (patterns and not any(fnmatch.fnmatch(name, p) for p in patterns)):
             continue
-        unit = load_unit(name)
-        if unit.id != name and not (config_dir() / name).is_symlink():
-            continue
-        state = unit_file_state(unit)
+        state = unit_file_state(load_unit(name))
         if opts.states and state not in opts.states:
             continue
         rows.append((name, state, "enabled" if state not in {"static", "masked", "alias"} else "-"))
@@ -1912,7 +1944,9 @@ def verb_list_units(patterns: list[str], opts: Options) -> int:
             continue
         state = Runtime(unit.id).current()
         listed = opts.all or state["ActiveState"] != "inactive"
-        if not listed or (opts.states and state["ActiveState"] not in opts.states and state["SubState"] not in opts.states):
+        if not listed or (
+            opts.states and state["ActiveState"] not in opts.states and state["SubState"] not in opts.states
+        ):
             continue
         rows.append((name, unit.load_state, state["ActiveState"], state["SubState"], unit.description))
     width = max([len(r[0]) for r in rows] + [4]) + 1
@@ -1950,9 +1984,34 @@ def verb_reset_failed(names: list[str], opts: Options) -> int:
 def parse_args(argv: list[str]) -> tuple[Options, list[str]]:
     opts = Options()
     args: list[str] = []
-    with_value = {"-p": "property", "-t": "type", "-n": "lines", "-s": "signal", "-o": "output", "-H": "host", "-M": "machine"}
-    long_with_value = {"property", "type", "state", "lines", "signal", "kill-whom", "kill-who", "output", "host",
-                       "machine", "root", "job-mode", "legend", "what", "check-inhibitors", "timestamp", "when"}
+    with_value = {
+        "-p": "property",
+        "-t": "type",
+        "-n": "lines",
+        "-s": "signal",
+        "-o": "output",
+        "-H": "host",
+        "-M": "machine",
+    }
+    long_with_value = {
+        "property",
+        "type",
+        "state",
+        "lines",
+        "signal",
+        "kill-whom",
+        "kill-who",
+        "output",
+        "host",
+        "machine",
+        "root",
+        "job-mode",
+        "legend",
+        "what",
+        "check-inhibitors",
+        "timestamp",
+        "when",
+    }
     flags = {"q": "quiet", "l": "full", "a": "all", "f": "force", "r": "recursive", "i": "ignore-inhibitors"}
     i = 0
     while i < len(argv):
@@ -1983,8 +2042,15 @@ def parse_args(argv: list[str]) -> tuple[Options, list[str]]:
 
 
 def _set_option(opts: Options, name: str, value: str) -> None:
-    simple = {"quiet": "quiet", "now": "now", "no-block": "no_block", "all": "all", "value": "value",
-              "full": "full", "plain": "plain"}
+    simple = {
+        "quiet": "quiet",
+        "now": "now",
+        "no-block": "no_block",
+        "all": "all",
+        "value": "value",
+        "full": "full",
+        "plain": "plain",
+    }
     if name in simple:
         setattr(opts, simple[name], True)
     elif name == "no-legend" or (name == "legend" and value in {"no", "false", "0"}):
@@ -2010,9 +2076,14 @@ def _set_option(opts: Options, name: str, value: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     program = Path(sys.argv[0]).name
     if program in {"shutdown", "reboot", "halt", "poweroff", "telinit", "runlevel"}:
-        print(f"{program}: not supported on a kubeforge test-bed node (no systemd); use tools/nodes.py", file=sys.stderr)
+        print(
+            f"{program}: not supported on a kubeforge test-bed node (no systemd); use tools/nodes.py", file=sys.stderr
+        )
         return 1
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [KEEPER_VERB] and len(argv) == 3:
+        _keeper_process(argv[1], int(argv[2]))
+        return 0
     try:
         opts, args = parse_args(argv)
         if "--version" in argv:
@@ -2022,7 +2093,9 @@ def main(argv: list[str] | None = None) -> int:
             print(__doc__)
             return 0
         if opts.scope != "system":
-            raise ShimError("Failed to connect to bus: No medium found (only --system is supported by the test-bed shim)")
+            raise ShimError(
+                "Failed to connect to bus: No medium found (only --system is supported by the test-bed shim)"
+            )
         verb, names = (args[0], args[1:]) if args else ("list-units", [])
         return run_verb(verb, names, opts)
     except ShimError as exc:
@@ -2033,13 +2106,39 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_verb(verb: str, names: list[str], opts: Options) -> int:
-    needs_names = {"start", "stop", "restart", "try-restart", "condrestart", "reload", "reload-or-restart",
-                   "try-reload-or-restart", "force-reload", "enable", "disable", "reenable", "preset", "mask",
-                   "unmask", "is-enabled", "is-active", "is-failed", "kill", "cat"}
+    needs_names = {
+        "start",
+        "stop",
+        "restart",
+        "try-restart",
+        "condrestart",
+        "reload",
+        "reload-or-restart",
+        "try-reload-or-restart",
+        "force-reload",
+        "enable",
+        "disable",
+        "reenable",
+        "preset",
+        "mask",
+        "unmask",
+        "is-enabled",
+        "is-active",
+        "is-failed",
+        "kill",
+        "cat",
+    }
     if verb in needs_names and not names:
         raise ShimError(f"Too few arguments.\nUsage: systemctl {verb} UNIT...")
-    if verb == "start" or verb in {"restart", "try-restart", "condrestart", "reload", "reload-or-restart",
-                                   "try-reload-or-restart", "force-reload"}:
+    if verb == "start" or verb in {
+        "restart",
+        "try-restart",
+        "condrestart",
+        "reload",
+        "reload-or-restart",
+        "try-reload-or-restart",
+        "force-reload",
+    }:
         return verb_start(names, opts, verb)
     handlers = {
         "stop": verb_stop,

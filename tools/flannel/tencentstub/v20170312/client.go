@@ -43,7 +43,9 @@ type DescribeRouteTablesRequest struct {
 	Filters []*Filter
 }
 
-func NewDescribeRouteTablesRequest() *DescribeRouteTablesRequest { return &DescribeRouteTablesRequest{} }
+func NewDescribeRouteTablesRequest() *DescribeRouteTablesRequest {
+	return &DescribeRouteTablesRequest{}
+}
 
 type DescribeRouteTablesResponse struct {
 	Response *struct {
