@@ -558,6 +558,9 @@ class RealNodes:
 
     def remove_network(self, state: State | None) -> None:
         if Path(f"/run/netns/{NETNS}").exists():
+            # ssh ProxyCommands (socat) still connected to the nodes would keep the namespace, and their
+            # dead TCP connections, alive: an ssh ControlMaster on them would hang the next session.
+            stop_netns_processes(Path(f"/run/netns/{NETNS}"))
             links = run("ip", "-n", NETNS, "-o", "link", "show", check=False).stdout
             for line in links.splitlines():
                 link = line.split(":")[1].strip().split("@")[0]
@@ -618,6 +621,37 @@ class RealNodes:
             raise NodesError("nothing to run: tools/nodes.py exec NODE -- CMD…")
         join_node_cgroups(name)
         return ["nsenter", "-t", str(record.pid), "--net", "--mount", "--uts", "--pid", "--wdns=/", "--", *command]
+
+
+def netns_processes(netns: Path) -> list[int]:
+    """The processes whose network namespace is the one bound at `netns`."""
+    try:
+        wanted = os.stat(netns)
+    except OSError:
+        return []
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                ns = os.stat(f"/proc/{entry}/ns/net")
+            except OSError:
+                continue
+            if (ns.st_dev, ns.st_ino) == (wanted.st_dev, wanted.st_ino):
+                found.append(int(entry))
+    return found
+
+
+def stop_netns_processes(netns: Path, timeout: float = 3) -> None:
+    pids = {pid: proc_starttime(pid) for pid in netns_processes(netns)}
+    for pid, starttime in pids.items():
+        if starttime and alive(pid, starttime):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(st and alive(pid, st) for pid, st in pids.items()):
+        time.sleep(0.05)
+    for pid, starttime in pids.items():
+        if starttime and alive(pid, starttime):
+            os.kill(pid, signal.SIGKILL)
 
 
 def join_node_cgroups(name: str) -> None:

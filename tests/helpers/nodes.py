@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import testinfra
+
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 NODES_STATE = REPO / ".nodes"
@@ -71,8 +73,6 @@ def testbed() -> dict:
 
 def node_host(name: str):
     """A testinfra host for a node, through the nodes inventory (SSH via the test bed's namespace)."""
-    import testinfra
-
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=str(REPO / "inventories" / "nodes"))
 
 
@@ -82,7 +82,9 @@ def nodes_in_state() -> list[str]:
 
 
 def nodes_cmd(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "tools" / "nodes.py"), *args], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, str(REPO / "tools" / "nodes.py"), *args], check=False, capture_output=True, text=True
+    )
 
 
 def kubectl_json(host, *args: str) -> dict:

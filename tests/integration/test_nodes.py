@@ -55,8 +55,8 @@ def on(node: str, script: str, check: bool = True) -> str:
     return proc.stdout
 
 
-def leftovers() -> dict[str, list[str]]:
-    """Everything of the test bed that the host could still see."""
+def leftovers(netns: os.stat_result | None = None) -> dict[str, list[str]]:
+    """Everything of the test bed that the host could still see (`netns`: the bridge namespace's identity)."""
     mounts = [
         line.split()[4]
         for line in Path("/proc/self/mountinfo").read_text().splitlines()
@@ -75,7 +75,19 @@ def leftovers() -> dict[str, list[str]]:
             for cmd in (_cmdline(pid) for pid in os.listdir("/proc") if pid.isdigit())
             if str(REPO / "tools" / "nodes" / "init.py") in cmd
         ],
+        # e.g. ssh ProxyCommands (socat) left in the deleted namespace, which would keep it alive
+        "processes in the bridge namespace": [
+            _cmdline(pid) for pid in os.listdir("/proc") if pid.isdigit() and netns and _same_netns(pid, netns)
+        ],
     }
+
+
+def _same_netns(pid: str, netns: os.stat_result) -> bool:
+    try:
+        ns = os.stat(f"/proc/{pid}/ns/net")
+    except OSError:
+        return False
+    return (ns.st_dev, ns.st_ino) == (netns.st_dev, netns.st_ino)
 
 
 def _cmdline(pid: str) -> str:
@@ -231,8 +243,17 @@ def test_ansible_sees_systemd_and_manages_the_unit(two_nodes):
 @as_root
 def test_down_leaves_nothing_behind(two_nodes):
     pids = [(r["pid"], r["starttime"]) for r in two_nodes["state"]["nodes"].values()]
+    netns = os.stat("/run/netns/kubeforge-nodes")
+    # a connection through the namespace still open at `down`, as an ssh ControlMaster leaves one
+    proxy = subprocess.Popen(
+        ["ip", "netns", "exec", "kubeforge-nodes", "socat", "STDIO", f"TCP:{ADDRESSES['kf-node-1']}:22"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
     nodes("down")
-    assert leftovers() == {key: [] for key in leftovers()}
+    assert proxy.wait(timeout=10) is not None
+    found = leftovers(netns)
+    assert found == {key: [] for key in found}
     for pid, starttime in pids:
         try:
             stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -58,7 +58,10 @@ def refused(run, message: str) -> None:
         ),
         ({"node_install_local_dir": "/nonexistent/release-files"}, "kubeadm is missing (node_install_local_dir"),
         ({"node_install_source": "tarball"}, "node_install_source=tarball: use packages, url, local or none"),
-        ({"prepare_kernel_features": ["overlay", "kubeforge_no_such_feature"]}, "lacks: kernel feature kubeforge_no_such_feature"),
+        (
+            {"prepare_kernel_features": ["overlay", "kubeforge_no_such_feature"]},
+            "lacks: kernel feature kubeforge_no_such_feature",
+        ),
     ],
     ids=["wrong-checksum", "missing-local-file", "unknown-source", "missing-kernel-feature"],
 )
@@ -95,7 +98,9 @@ def test_another_kubelet_version_is_refused_not_replaced():
 def test_an_unreachable_host_stops_the_play_before_any_change(tmp_path):
     inventory = tmp_path / "hosts.yml"
     inventory.write_text(
-        (REPO / "inventories/nodes/hosts.yml").read_text().replace(
+        (REPO / "inventories/nodes/hosts.yml")
+        .read_text()
+        .replace(
             "kf-node-3: {ansible_host: 198.18.0.13}",
             "kf-node-3: {ansible_host: 198.18.0.13}\n        kf-node-9: {ansible_host: 198.18.0.19}",
         )
@@ -133,7 +138,9 @@ def test_two_control_planes_and_a_worker(tmp_path):
     assert cp.run(f"{ADMIN} wait --for=condition=Ready node --all --timeout=180s").rc == 0
     nodes = {n["metadata"]["name"]: n for n in kubectl_json(cp, "get", "nodes")["items"]}
     assert sorted(nodes) == NODES
-    control_planes = sorted(n for n, node in nodes.items() if "node-role.kubernetes.io/control-plane" in node["metadata"]["labels"])
+    control_planes = sorted(
+        n for n, node in nodes.items() if "node-role.kubernetes.io/control-plane" in node["metadata"]["labels"]
+    )
     assert control_planes == ["kf-node-1", "kf-node-2"]
     for name in control_planes:
         host = node_host(name)
