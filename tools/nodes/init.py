@@ -42,6 +42,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -53,6 +54,8 @@ sys.path.insert(0, str(HERE))
 import systemctl as shim  # noqa: E402
 
 CGROUP_BASE = Path("/sys/fs/cgroup")
+# Kubernetes and container programs that must not leak from the host into a "fresh" node.
+HOST_PROGRAMS_HIDDEN = ("kubectl", "kubeadm", "kubelet", "containerd", "ctr", "runc", "crictl")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 IMAGES_MOUNT = Path("/var/lib/kubeforge-images")
 CONTAINERD_SOCK = "/run/containerd/containerd.sock"
@@ -185,6 +188,15 @@ class Node:
             for sub in ("bin", "etc", "games", "include", "lib", "sbin", "share", "src"):
                 (local / sub).mkdir()
             (local / "man").symlink_to("share/man")
+        # Programs this machine may have from other packages (google-cloud-sdk's kubectl in /usr/bin, …):
+        # a fresh host has none of them, so the node sees an overlay whiteout instead.
+        for program in HOST_PROGRAMS_HIDDEN:
+            for directory in ("bin", "sbin"):
+                on_host = os.path.lexists(f"/usr/{directory}/{program}")
+                whiteout = self.state / "upper" / "usr" / directory / program
+                if on_host and not os.path.lexists(whiteout):
+                    whiteout.parent.mkdir(parents=True, exist_ok=True)
+                    os.mknod(whiteout, 0o600 | stat.S_IFCHR, os.makedev(0, 0))
         # /root: opaque does not apply to an overlay's top directory, so its lower layer is a fresh
         # root home (the distribution's dot files) instead of the host's /root.
         home = self.state / "root-home"
