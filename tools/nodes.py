@@ -275,6 +275,10 @@ class State:
         tmp.replace(path)
 
 
+# The key Ansible and testinfra use, while the nodes are up (removed by `down`).
+ACCESS_DIR = Path("/run/kubeforge-nodes")
+
+
 class RealNodes:
     def __init__(self, state_dir: Path = STATE_DIR):
         self.dir = state_dir
@@ -475,6 +479,11 @@ class RealNodes:
             raise NodesError("sshd does not answer as expected:\n" + "\n".join(failures))
 
     def write_access_files(self, state: State) -> None:
+        # A fixed path, like the namespace's name, so that inventories/nodes names the key without a
+        # template (testinfra reads the inventory through ansible-inventory, which renders none).
+        ACCESS_DIR.mkdir(mode=0o700, exist_ok=True)
+        shutil.copyfile(self.key, ACCESS_DIR / "id_ed25519")
+        (ACCESS_DIR / "id_ed25519").chmod(0o600)
         lines = []
         for record in state.nodes.values():
             etc_ssh = self.node_dir(record.name) / "upper" / "etc" / "ssh"
@@ -537,6 +546,7 @@ class RealNodes:
             self.unmount_leftovers()
             for path in (self.state_file, self.known_hosts, self.ssh_config, self.inventory):
                 path.unlink(missing_ok=True)
+            shutil.rmtree(ACCESS_DIR, ignore_errors=True)
             return sorted(names)
 
     def clean_node(self, record: NodeRecord, keep_files: bool) -> None:
@@ -549,7 +559,8 @@ class RealNodes:
         if Path(f"/run/netns/{NETNS}").exists():
             veth = veth_name(record.name)
             if run("ip", "-n", NETNS, "link", "show", veth, check=False).returncode == 0:
-                run("ip", "-n", NETNS, "link", "delete", veth)
+                # The peer goes away on its own once the node's namespace does: a lost race is fine.
+                run("ip", "-n", NETNS, "link", "delete", veth, check=False)
         self.unmount_leftovers(self.node_dir(record.name))
         if not keep_files:
             node_dir = self.node_dir(record.name)

@@ -19,6 +19,9 @@ VENV_BIN = Path(sys.executable).parent
 NODES_STATE = REPO / ".nodes"
 CONTROL_PLANE = "kf-node-1"
 ADMIN = "kubectl --kubeconfig /etc/kubernetes/admin.conf"
+# testinfra's ansible backend runs ansible-inventory and reads ansible.cfg the way the playbooks do.
+os.environ["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"
+os.environ.setdefault("ANSIBLE_CONFIG", str(REPO / "ansible.cfg"))
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -64,7 +67,7 @@ def playbook(*args: str, inventory: str = "nodes", env: dict | None = None) -> R
     return Run(completed.returncode, completed.stdout + completed.stderr)
 
 
-def testbed() -> dict:
+def testbed_state() -> dict:
     path = NODES_STATE / "testbed.json"
     if not path.exists():
         raise AssertionError(f"{path} is missing: the nodes are not up (make nodes-up NODES=3)")

@@ -72,9 +72,12 @@ def cross_node_pings(control_plane, nodes: list[str], device: str | None) -> dic
                 failures.append(
                     f"pod on {source} -> pod on {target} ({ips[target]}): {from_pod.stdout}{from_pod.stderr}"
                 )
-            from_node = node_host(source).run(ping)
+            # The nodes have busybox-static, not iputils.
+            from_node = node_host(source).run(f"busybox {ping}")
             if from_node.rc != 0:
-                failures.append(f"node {source} -> pod on {target} ({ips[target]}): {from_node.stdout}")
+                failures.append(
+                    f"node {source} -> pod on {target} ({ips[target]}): {from_node.stdout}{from_node.stderr}"
+                )
     after = {node: tx_packets(node, device) for node in nodes} if device else {}
     return {"failures": failures, "pod_ips": ips, "tx_delta": {n: after[n] - before[n] for n in before}}
 

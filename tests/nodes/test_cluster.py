@@ -8,7 +8,7 @@ import ipaddress
 
 import pytest
 
-from tests.helpers.nodes import ADMIN, CONTROL_PLANE, kubectl_json, node_host, testbed
+from tests.helpers.nodes import ADMIN, CONTROL_PLANE, kubectl_json, node_host, testbed_state
 from tests.nodes.probes import cross_node_pings, flannel_routes, link
 
 NODES = ["kf-node-1", "kf-node-2", "kf-node-3"]
@@ -20,7 +20,7 @@ def control_plane():
 
 
 def test_three_nodes_are_ready_with_the_pinned_kubelet(control_plane):
-    wanted = "v" + testbed()["versions"]["kubernetes"]
+    wanted = "v" + testbed_state()["versions"]["kubernetes"]
     waited = control_plane.run(f"{ADMIN} wait --for=condition=Ready node --all --timeout=180s")
     assert waited.rc == 0, waited.stderr
     nodes = kubectl_json(control_plane, "get", "nodes")["items"]
