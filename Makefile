@@ -91,7 +91,7 @@ sanity: venv
 unit: venv
 	pytest tests/unit $(PYTEST_ARGS)
 
-integration: venv binaries
+integration: venv binaries nodes-deps
 	pytest tests/integration $(PYTEST_ARGS)
 
 # Every molecule scenario; flannel and calico once per backend (MOLECULE_BACKEND).

@@ -13,8 +13,9 @@ debian_packages=(containerd runc containernetworking-plugins)
 
 mkdir -p "$debs"
 if ! ls "$debs"/containerd_*.deb "$debs"/runc_*.deb "$debs"/containernetworking-plugins_*.deb >/dev/null 2>&1; then
-  ( cd "$debs" && apt-get download "${debian_packages[@]}" >&2 ) || {
-    echo "node_files.sh: 'apt-get download ${debian_packages[*]}' failed; run 'apt-get update' first" >&2; exit 1; }
+  # A machine whose package lists were never fetched finds nothing: fetch them once, then retry.
+  ( cd "$debs" && { apt-get download "${debian_packages[@]}" >&2 || { apt-get update -qq >&2 && apt-get download "${debian_packages[@]}" >&2; }; } ) || {
+    echo "node_files.sh: 'apt-get download ${debian_packages[*]}' failed (Debian's package archive unreachable?)" >&2; exit 1; }
 fi
 # upstream's version of a Debian package version: 1.6.20~ds1-1+deb12u3 -> 1.6.20
 deb_version() { dpkg-deb -f "$1" Version | sed -E 's/^[0-9]+://; s/[~+-].*$//'; }

@@ -8,7 +8,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/kubeforge/cluster"
 mkdir -p "$dest"
-(cd "$repo" && git ls-files --cached --others --exclude-standard -z | xargs -0 cp --parents -t "$dest")
+(cd "$repo" && git ls-files --cached --others --exclude-standard -z | xargs -0 cp -P --parents -t "$dest")
 
 # ansible-test bootstraps pip in each sanity venv with a script it downloads from a host this
 # machine cannot reach; the same bootstrap from Python's bundled pip plus PyPI does the job.
