@@ -69,6 +69,17 @@ def test_bad_input_changes_no_node(extra, message):
     refused(playbook("site.yml", "-e", json.dumps(extra)), message)
 
 
+def test_check_mode_on_fresh_nodes_reports_the_install_and_changes_nothing():
+    stamp_nodes()
+    run = playbook("site.yml", "--check", "--diff")
+    assert run.rc == 0, run.tail()
+    text = " ".join(run.output.split())
+    assert "kubeadm is not installed on kf-node-1 yet" in text, run.tail()
+    assert "kf-node-3 has not joined and would join" in text, run.tail()
+    assert all(run.recap[name]["changed"] > 0 for name in NODES), run.recap
+    assert written_since_stamp() == {name: [] for name in NODES}
+
+
 def test_an_os_the_package_source_does_not_know_is_refused():
     host = node_host("kf-node-3")
     original = host.file("/etc/os-release").content_string
