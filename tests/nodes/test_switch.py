@@ -1,4 +1,4 @@
-"""playbooks/switch_backend.yml on the real nodes: vxlan -> host-gw -> vxlan. Each switch replaces every flannel
+"""playbooks/switch_backend.yml on the real nodes: vxlan -> host-gw -> udp -> vxlan. Each switch replaces every flannel
 pod, the cni_backend role removes what the old backend left on every node, and pods keep reaching each other
 across nodes; a second run of each switch changes nothing. Run by the molecule scenario `nodes` (side_effect)."""
 
@@ -60,14 +60,30 @@ def test_vxlan_to_host_gw_removes_flannel_1_and_routes_via_the_nodes(control_pla
     assert results["failures"] == [], results
 
 
-def test_host_gw_back_to_vxlan_restores_flannel_1_and_traffic(control_plane):
+def test_host_gw_to_udp_creates_flannel0_and_carries_traffic(control_plane):
+    # flanneld here is built with cgo, so it carries the udp backend (a TUN device, a privileged pod).
     before = flannel_pods(control_plane)
-    switch("vxlan")
+    switch("udp")
+    after = flannel_pods(control_plane)
+    assert not set(before.values()) & set(after.values()), "every flannel pod replaced"
+    for name in NODES:
+        device = link(node_host(name), "flannel0")
+        assert device is not None and device["linkinfo"]["info_kind"] == "tun", name
+    results = cross_node_pings(control_plane, NODES, device="flannel0")
+    assert results["failures"] == [], results
+    assert all(delta > 0 for delta in results["tx_delta"].values()), results["tx_delta"]
+
+
+def test_udp_back_to_vxlan_removes_flannel0_restores_flannel_1_and_traffic(control_plane):
+    before = flannel_pods(control_plane)
+    run = switch("vxlan")
+    assert "flannel0" in run.output, "the role reports the devices it removed"
     after = flannel_pods(control_plane)
     assert not set(before.values()) & set(after.values()), "every flannel pod replaced"
     addresses = node_addresses(control_plane)
     for name in NODES:
         host = node_host(name)
+        assert link(host, "flannel0") is None, f"stale flannel0 left on {name}"
         device = link(host, "flannel.1")
         assert device is not None and device["linkinfo"]["info_kind"] == "vxlan", name
         others = [cidr for node, (cidr, _) in addresses.items() if node != name]
