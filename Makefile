@@ -64,7 +64,8 @@ nodes-deps:
 nodes-up: venv nodes-deps
 	bin=$$(tools/build.sh --nodes); files=$$(tools/node_files.sh "$$bin"); \
 	images=$$($(PYTHON) tools/images.py --bin "$$bin" --out "$${KUBEFORGE_CACHE:-$$HOME/.cache/kubeforge}/images/$$(basename "$$bin")"); \
-	$(PYTHON) tools/nodes.py up --nodes "$(NODES)" --images "$$images"; \
+	$(PYTHON) tools/nodes.py up --nodes "$(NODES)" --images "$$images" \
+	  --mirror "$${KUBEFORGE_UPSTREAM:-$(abspath ..)/shared/upstream}"; \
 	printf '{"bin": "%s", "node_files": "%s", "images": "%s", "versions": %s}\n' "$$bin" "$$files" "$$images" \
 	  "$$(cat "$$files/versions.json")" > .nodes/testbed.json
 

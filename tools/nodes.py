@@ -305,7 +305,7 @@ class RealNodes:
         return self.dir / name
 
     # -- up ----------------------------------------------------------------------------------
-    def up(self, count: int, images: Path | None) -> list[str]:
+    def up(self, count: int, images: Path | None, mirror: Path | None = None) -> list[str]:
         """Start what is not running; the names of the nodes (re)booted."""
         if not 1 <= count <= MAX_NODES:
             raise NodesError(f"--nodes {count}: choose 1 to {MAX_NODES}")
@@ -336,7 +336,7 @@ class RealNodes:
                 if record:
                     print(f"{name} is not running: booting it again (its files are kept)", file=sys.stderr)
                     self.clean_node(record, keep_files=True)
-                record = self.start_node(name, index, count, images_text)
+                record = self.start_node(name, index, count, images_text, str(mirror.resolve()) if mirror else None)
                 state.nodes[name] = record
                 state.save(self.state_file)
                 booted.append(name)
@@ -363,7 +363,7 @@ class RealNodes:
             run("ip", "-n", NETNS, "addr", "add", BRIDGE_ADDRESS, "dev", BRIDGE)
         run("ip", "-n", NETNS, "link", "set", BRIDGE, "up")
 
-    def start_node(self, name: str, index: int, count: int, images: str | None) -> NodeRecord:
+    def start_node(self, name: str, index: int, count: int, images: str | None, mirror: str | None) -> NodeRecord:
         node_dir = self.node_dir(name)
         node_dir.mkdir(exist_ok=True)
         (node_dir / "booted").unlink(missing_ok=True)
@@ -397,6 +397,8 @@ class RealNodes:
             argv += ["--host", f"{other}={node_address(other_index)}"]
         if images:
             argv += ["--images", images]
+        if mirror:
+            argv += ["--mirror", mirror]
         with open(node_dir / "init.log", "ab") as log:
             log.write(f"\n==== boot {time.strftime('%F %T')} ====\n".encode())
             log.flush()
@@ -685,6 +687,7 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="start N nodes (harmless when they are up)")
     up.add_argument("--nodes", type=int, default=int(os.environ.get("NODES") or 3))
     up.add_argument("--images", type=Path, help="directory of docker-archive tars (tools/images.py)")
+    up.add_argument("--mirror", type=Path, help="manifest mirror, read-only at /var/lib/kubeforge-mirror in each node")
     sub.add_parser("down", help="stop the nodes and remove every trace")
     sub.add_parser("status", help="exit 0 when every node runs")
     ex = sub.add_parser("exec", help="run a command inside a node: exec NODE -- CMD…")
@@ -698,7 +701,7 @@ def main(argv: list[str] | None = None) -> int:
             print(" ".join(deb_packages()))
         elif args.command == "up":
             began = time.monotonic()
-            booted = bed.up(args.nodes, args.images)
+            booted = bed.up(args.nodes, args.images, args.mirror)
             how = f"booted {', '.join(booted)} in {time.monotonic() - began:.1f}s" if booted else "already up"
             print(f"{args.nodes} node(s) up ({how}); inventory: {bed.inventory}")
         elif args.command == "down":

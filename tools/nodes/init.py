@@ -58,6 +58,8 @@ CGROUP_BASE = Path("/sys/fs/cgroup")
 HOST_PROGRAMS_HIDDEN = ("kubectl", "kubeadm", "kubelet", "containerd", "ctr", "runc", "crictl")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 IMAGES_MOUNT = Path("/var/lib/kubeforge-images")
+# An air-gapped site's manifest mirror on the node (cni_manifest_mirror): the upstream manifests, read-only.
+MIRROR_MOUNT = Path("/var/lib/kubeforge-mirror")
 CONTAINERD_SOCK = "/run/containerd/containerd.sock"
 IMAGES_STAMP = Path("/var/lib/containerd/.kubeforge-images.json")
 IMAGES_DONE = Path("/run/kubeforge-images/done")
@@ -117,6 +119,7 @@ class Node:
         self.hosts: list[str] = args.host or []
         self.pubkey = Path(args.pubkey).read_text().strip()
         self.images = Path(args.images) if args.images else None
+        self.mirror = Path(args.mirror) if args.mirror else None
         self.boot_child = 0
         # Read now: once /root, /var/lib, /tmp… are mounted over, a checkout there is out of sight.
         self.helpers = {name: (HERE / name).read_bytes() for name in HELPERS}
@@ -145,11 +148,12 @@ class Node:
         # /var/lib/dpkg and the images directory are in sight: the host's dpkg database
         # (copy-on-write) and the images (read-only) then come along with /var/lib.
         self.overlay("/var/lib/dpkg", var_lib / "dpkg", "dpkg")
-        if self.images:
-            images = var_lib / IMAGES_MOUNT.name
-            images.mkdir(exist_ok=True)
-            mount(str(images), None, "--bind", str(self.images))
-            mount(str(images), None, "-o", "remount,bind,ro")
+        for source, target in ((self.images, IMAGES_MOUNT), (self.mirror, MIRROR_MOUNT)):
+            if source:
+                inside = var_lib / target.name
+                inside.mkdir(exist_ok=True)
+                mount(str(inside), None, "--bind", str(source))
+                mount(str(inside), None, "-o", "remount,bind,ro")
         # /root last: the checkout and its .nodes/ may live under the host's /root.
         for name in (n for n in OVERLAYS if n != "root"):
             self.overlay(f"/{name}", Path(f"/{name}"), name)
@@ -594,6 +598,7 @@ def main() -> int:
     parser.add_argument("--pubkey", required=True)
     parser.add_argument("--host", action="append", help="NAME=ADDRESS for /etc/hosts (repeatable)")
     parser.add_argument("--images")
+    parser.add_argument("--mirror")
     args = parser.parse_args()
     if os.getpid() != 1:
         print("init.py must run as PID 1 of a new PID namespace (tools/nodes.py starts it)", file=sys.stderr)
