@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,11 +78,6 @@ def node_host(name: str):
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=str(REPO / "inventories" / "nodes"))
 
 
-def nodes_in_state() -> list[str]:
-    state = NODES_STATE / "state.json"
-    return sorted(json.loads(state.read_text())["nodes"]) if state.exists() else []
-
-
 def nodes_cmd(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(REPO / "tools" / "nodes.py"), *args], check=False, capture_output=True, text=True
@@ -94,15 +88,3 @@ def kubectl_json(host, *args: str) -> dict:
     result = host.run(f"{ADMIN} {' '.join(args)} -o json")
     assert result.rc == 0, result.stderr
     return json.loads(result.stdout)
-
-
-def wait_for(what: str, probe, timeout: float = 180, interval: float = 2):
-    """Returns probe()'s first truthy value; fails naming `what` and the last value after the timeout."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")

@@ -4,15 +4,8 @@
 # The proxy does not serve github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc, which only the
 # tencent-vpc backend imports: it is replaced by the stub in ./tencentstub (that backend is never used here).
 # If a new flannel version uses more of that SDK, extend the stub until `go mod tidy` and the build pass.
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../versions.env
-. "$here/../versions.env"
-export GOTOOLCHAIN=local GOFLAGS=-mod=mod
-cd "$here"
-rm -f go.mod go.sum
-go mod init kubeforge.invalid/flannel
-go mod edit -go=1.24.0
+# shellcheck source=../gomod.sh
+. "$(dirname "$0")/../gomod.sh" flannel
 go mod edit -replace github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc=./tencentstub
 go get -tool "github.com/flannel-io/flannel@${FLANNEL_VERSION}" \
   "github.com/flannel-io/flannel/cmd/install_conf@${FLANNEL_VERSION}"
