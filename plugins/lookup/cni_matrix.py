@@ -69,12 +69,12 @@ _raw:
 from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
-    CALICO_BACKEND_ALIASES,
     NODE_KERNEL_FEATURES,
-    MatrixError,
+    backend_names,
     backend_spec,
     cni_spec,
 )
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError
 
 
 class LookupModule(LookupBase):
@@ -83,11 +83,9 @@ class LookupModule(LookupBase):
         for name in terms:
             try:
                 spec = cni_spec(name)
-            except MatrixError as exc:
+            except InputError as exc:
                 raise AnsibleError(str(exc)) from None
-            backends = list(spec["backends"])
-            if name == "calico":
-                backends += list(CALICO_BACKEND_ALIASES)
+            backends = backend_names(name)
             entries.append(
                 {
                     "name": name,

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeforge.cluster contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Calico's backend as objects, as pure functions: calico-config, calico-node's probes and env, IPPool.
+"""Calico: its backend as objects (calico-config, calico-node's probes and env, the IPPool) as pure
+functions, and the family's driver.
 
 A Calico backend is not one ConfigMap key: `calico_backend` says whether BIRD runs (bird|vxlan|none;
 never `ipip`), the IPPool's ipipMode/vxlanMode say which encapsulation is used, and calico-node's
@@ -16,44 +17,16 @@ import copy
 
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     CALICO_BACKENDS,
-    CALICO_ENCAPSULATION_MODES,
     CALICO_POOL_MODES,
-    MatrixError,
 )
+from ansible_collections.kubeforge.cluster.plugins.module_utils.driver import CniDriver
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import LiveStateError
 
 BIRD_PROBE_FLAGS = {"livenessProbe": ("-felix-live", "-bird-live"), "readinessProbe": ("-felix-ready", "-bird-ready")}
 POOL_ENV = {"ipipMode": "CALICO_IPV4POOL_IPIP", "vxlanMode": "CALICO_IPV4POOL_VXLAN"}
 POOL_CIDR_ENV = "CALICO_IPV4POOL_CIDR"
 IPPOOL_API = "crd.projectcalico.org/v1"
 FELIX_ENCAP_FIELDS = {"ipipMode": "ipipEnabled", "vxlanMode": "vxlanEnabled"}
-
-
-def validate_encapsulation(backend, encapsulation):
-    """The mode of the backend's encapsulation (Always|CrossSubnet); bgp has none."""
-    if CALICO_BACKENDS[backend]["pool_mode"] is None:
-        if encapsulation not in (None, "Never"):
-            raise MatrixError(
-                "encapsulation=%s does not apply to backend bgp (no encapsulation); "
-                "use backend=ipip or backend=vxlan with it" % encapsulation
-            )
-        return None
-    if encapsulation is None:
-        return "Always"
-    if encapsulation not in CALICO_ENCAPSULATION_MODES:
-        raise MatrixError(
-            "encapsulation=%r is not valid for backend %s; use one of: %s"
-            % (encapsulation, backend, ", ".join(CALICO_ENCAPSULATION_MODES))
-        )
-    return encapsulation
-
-
-def validate_calico_backend_value(value):
-    """Reject what popular write-ups put into calico-config and calico-node silently treats as bird."""
-    if value == "ipip":
-        raise MatrixError(
-            "calico_backend: ipip is not a Calico value (it takes bird, vxlan or none; anything else silently "
-            "runs BIRD). For IP-in-IP use backend=ipip, which writes calico_backend: bird and IPPool ipipMode"
-        )
 
 
 def pool_modes(backend, encapsulation):
@@ -71,7 +44,7 @@ def check_pool_modes(pool):
     for field in POOL_ENV:
         value = spec.get(field, "Never")
         if value not in CALICO_POOL_MODES:
-            raise MatrixError(
+            raise LiveStateError(
                 "IPPool %s has %s=%r, which calico-node does not accept (%s); fix it with kubectl edit"
                 % (pool["metadata"]["name"], field, value, "|".join(CALICO_POOL_MODES))
             )
@@ -139,3 +112,96 @@ def desired_calico_container(container, backend, encapsulation, pod_cidr):
     for name in sorted(wanted_env):
         env.append({"name": name, "value": wanted_env[name]})
     return container
+
+
+def pick_pool(pools, default_name):
+    """The IPv4 pool the backend lives in: the default-named one, or the only one (adopted under its name)."""
+    pools = [p for p in pools if ":" not in p["spec"].get("cidr", ":")]
+    named = [p for p in pools if p["metadata"]["name"] == default_name]
+    return (named or (pools if len(pools) == 1 else [None]))[0]
+
+
+class CalicoDriver(CniDriver):
+    crd = "ippools.crd.projectcalico.org"
+
+    def read(self, client, live):
+        live.pool = pick_pool(client.list(IPPOOL_API, "IPPool"), self.spec["ippool"])
+        if live.pool:
+            check_pool_modes(live.pool)
+
+    def read_for_write(self, client, live):
+        live.felix = client.get(IPPOOL_API, "FelixConfiguration", "default")
+
+    def pool_spec(self, live):
+        return (live.pool or {}).get("spec") or {}
+
+    def live_backend(self, live):
+        data = (live.configmap or {}).get("data") or {}
+        if live.configmap is None and live.pool is None:
+            return None
+        return backend_of(data.get("calico_backend"), self.pool_spec(live))
+
+    def live_pod_cidr(self, live):
+        return self.pool_spec(live).get("cidr")
+
+    def live_encapsulation(self, live):
+        field = CALICO_BACKENDS.get(self.live_backend(live), {}).get("pool_mode")
+        return self.pool_spec(live).get(field) if field else None
+
+    def started_with(self, configmap):
+        data = (configmap or {}).get("data") or {}
+        return {"calico_backend": data.get("calico_backend"), "veth_mtu": data.get("veth_mtu")}
+
+    def desired_configmap(self, configmap, request, pod_cidr, warn):
+        desired = copy.deepcopy(configmap)
+        data = desired.setdefault("data", {})
+        wanted = CALICO_BACKENDS[request.backend]["calico_backend"]
+        if data.get("calico_backend") == "ipip":
+            warn(
+                "calico-config had calico_backend: ipip, which calico-node silently runs as bird; "
+                "rewriting it as %s" % wanted
+            )
+        data["calico_backend"] = wanted
+        if request.mtu is not None:
+            data["veth_mtu"] = str(request.mtu)
+        return desired
+
+    def desired_daemonset(self, daemonset, request, pod_cidr):
+        containers = daemonset["spec"]["template"]["spec"]["containers"]
+        index = next(i for i, c in enumerate(containers) if c["name"] == self.spec["calico_container"])
+        containers[index] = desired_calico_container(
+            containers[index], request.backend, request.encapsulation, pod_cidr
+        )
+        return daemonset
+
+    def apply(self, runner, installing):
+        live_value = ((runner.live.configmap or {}).get("data") or {}).get("calico_backend")
+        if not installing and live_value == "vxlan" and runner.req.backend != "vxlan":
+            # Leaving vxlan: BIRD must run on every node before a pool needs it, since BGP distributes the
+            # routes of IP-in-IP and unencapsulated pools (Calico docs, networking/configuring/vxlan-ipip).
+            runner.write_config_and_daemonset()
+            runner.wait_for_restart()
+            self.write_pool(runner)
+        else:
+            self.write_pool(runner)
+            runner.write_config_and_daemonset()
+            runner.wait_for_restart()
+
+    def write_pool(self, runner):
+        live, client = runner.live, runner.client
+        modes = pool_modes(runner.req.backend, runner.req.encapsulation)
+        name = live.pool["metadata"]["name"] if live.pool else self.spec["ippool"]
+        live.pool = runner.writer.ensure(
+            live.pool,
+            lambda current: desired_ippool(current, name, runner.pod_cidr, self.spec["ippool_block_size"], modes),
+            lambda: client.get(IPPOOL_API, "IPPool", name),
+        )[0]
+        if live.felix is not None:
+            live.felix = runner.writer.ensure(
+                live.felix,
+                lambda current: desired_felix_configuration(current, modes),
+                lambda: client.get(IPPOOL_API, "FelixConfiguration", "default"),
+            )[0]
+
+    def report(self, runner, result):
+        result["encapsulation"] = runner.req.encapsulation

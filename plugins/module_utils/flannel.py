@@ -1,76 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeforge.cluster contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Flannel's net-conf.json and the kube-flannel container, as pure functions (Flannel and Canal)."""
+"""Flannel networking (Flannel and Canal): net-conf.json as pure functions, and the family's driver."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
-import binascii
 import copy
 import json
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
-    FLANNEL_BACKENDS,
-    MatrixError,
-)
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import ANNOTATION_PREFIX, FLANNEL_BACKENDS
+from ansible_collections.kubeforge.cluster.plugins.module_utils.driver import CniDriver
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import LiveStateError
 
 NET_CONF_KEY = "net-conf.json"
-
-# Module option -> key inside net-conf.json's Backend object.
-BACKEND_KEYS = {
-    "vni": "VNI",
-    "port": "Port",
-    "direct_routing": "DirectRouting",
-    "gbp": "GBP",
-    "mtu": "MTU",
-    "psk": "PSK",
-    "listen_port": "ListenPort",
-    "wireguard_mode": "Mode",
-}
-WIREGUARD_MODES = ("separate", "auto", "ipv4", "ipv6")
-
-
-def backend_option_names(backend):
-    return FLANNEL_BACKENDS[backend]["options"]
-
-
-def validate_options(backend, options):
-    """Check the backend options that were given (None = not given); return them keyed for net-conf.json."""
-    allowed = backend_option_names(backend)
-    given = dict((name, value) for name, value in options.items() if value is not None)
-    for name in sorted(given):
-        if name not in allowed:
-            users = [b for b in FLANNEL_BACKENDS if name in backend_option_names(b)]
-            raise MatrixError(
-                "option %s does not apply to flannel backend %s; it applies to: %s"
-                % (name, backend, ", ".join(users) or "no flannel backend")
-            )
-    _check_range(given, "vni", 1, 16777215)
-    _check_range(given, "port", 1, 65535)
-    _check_range(given, "listen_port", 1, 65535)
-    _check_range(given, "mtu", 576, 9000)
-    if "wireguard_mode" in given and given["wireguard_mode"] not in WIREGUARD_MODES:
-        raise MatrixError(
-            "wireguard_mode=%r is not valid; use one of: %s" % (given["wireguard_mode"], ", ".join(WIREGUARD_MODES))
-        )
-    if "psk" in given:
-        try:
-            key = base64.b64decode(given["psk"], validate=True)
-        except (binascii.Error, ValueError):
-            key = b""
-        if len(key) != 32:
-            # The value itself is a secret: never echo it.
-            raise MatrixError("psk is not a WireGuard key (32 bytes, base64); generate one with `wg genpsk`")
-    return dict((BACKEND_KEYS[name], value) for name, value in given.items())
-
-
-def _check_range(options, name, low, high):
-    value = options.get(name)
-    if value is not None and not low <= value <= high:
-        raise MatrixError("%s=%s is out of range; use %d to %d" % (name, value, low, high))
+# Marks a privilege this collection granted, so that only that one is taken back.
+PRIVILEGED_BY_BACKEND = ANNOTATION_PREFIX + "privileged-for-udp"
 
 
 def parse_net_conf(text, where):
@@ -78,11 +24,11 @@ def parse_net_conf(text, where):
     try:
         conf = json.loads(text)
     except ValueError as exc:
-        raise MatrixError(
+        raise LiveStateError(
             "%s: net-conf.json is not valid JSON (%s); fix the key by hand (kubectl edit) and run again" % (where, exc)
         ) from None
     if not isinstance(conf, dict):
-        raise MatrixError("%s: net-conf.json must be a JSON object, found %s" % (where, type(conf).__name__))
+        raise LiveStateError("%s: net-conf.json must be a JSON object, found %s" % (where, type(conf).__name__))
     return conf
 
 
@@ -119,3 +65,103 @@ def stale_devices(conf):
     backend = live_backend_type(conf)
     vni = (conf.get("Backend") or {}).get("VNI", 1) if isinstance(conf.get("Backend"), dict) else 1
     return [name.format(vni=vni) for name in FLANNEL_BACKENDS.get(backend, {}).get("devices", ())]
+
+
+def stale_node_state(old_conf, new_conf, nodes):
+    """What the old backend leaves on each node, which flannel never removes: its devices, and the
+    routes through the node's NIC of a backend that routes without a device."""
+    old_type, new_type = live_backend_type(old_conf), live_backend_type(new_conf)
+    if old_type == new_type:
+        return []
+    devices = stale_devices(old_conf)
+    leaves_routes = FLANNEL_BACKENDS.get(old_type, {}).get("node_routes", False)
+    state = []
+    for name in sorted(nodes):
+        routes = []
+        if leaves_routes:
+            routes = [
+                "%s via %s" % (other["pod_cidr"], other["internal_ip"])
+                for other_name, other in sorted(nodes.items())
+                if other_name != name and other["pod_cidr"] and other["internal_ip"]
+            ]
+        state.append({"node": name, "devices": devices, "routes": routes})
+    return state
+
+
+def set_backend_privilege(daemonset, container, backend):
+    """A backend that needs a privileged container gets one; leaving it takes back only what we granted."""
+    annotations = daemonset["metadata"].setdefault("annotations", {})
+    context = container.setdefault("securityContext", {})
+    if FLANNEL_BACKENDS[backend].get("privileged") and not context.get("privileged"):
+        context["privileged"] = True
+        annotations[PRIVILEGED_BY_BACKEND] = "true"
+    elif not FLANNEL_BACKENDS[backend].get("privileged") and annotations.pop(PRIVILEGED_BY_BACKEND, None):
+        context["privileged"] = False
+    if not annotations:
+        daemonset["metadata"].pop("annotations")
+
+
+class FlannelDriver(CniDriver):
+    replace_pods_at_once = True
+
+    def where(self):
+        return "ConfigMap %s/%s" % (self.spec["namespace"], self.spec["configmap"])
+
+    def net_conf(self, configmap):
+        """The ConfigMap's net-conf.json, None without a ConfigMap; a ConfigMap without it is refused."""
+        text = ((configmap or {}).get("data") or {}).get(NET_CONF_KEY)
+        if text is None:
+            if configmap is not None:
+                raise LiveStateError(
+                    "%s has no %s key; restore it or delete the ConfigMap to have it re-created"
+                    % (self.where(), NET_CONF_KEY)
+                )
+            return None
+        return parse_net_conf(text, self.where())
+
+    def live_backend(self, live):
+        conf = self.net_conf(live.configmap)
+        return live_backend_type(conf) if conf is not None else None
+
+    def live_pod_cidr(self, live):
+        conf = self.net_conf(live.configmap)
+        return conf.get("Network") if conf else None
+
+    def started_with(self, configmap):
+        return {NET_CONF_KEY: self.net_conf(configmap) or {}}
+
+    def check_nodes(self, live, pod_cidr):
+        missing = sorted(name for name, node in live.nodes.items() if not node["pod_cidr"])
+        if missing:
+            raise LiveStateError(
+                "nodes without spec.podCIDR: %s; %s takes each node's subnet from it, so "
+                "kube-controller-manager must run with --allocate-node-cidrs=true --cluster-cidr=%s "
+                "(kubeadm networking.podSubnet)" % (", ".join(missing), self.cni, pod_cidr)
+            )
+
+    def desired_configmap(self, configmap, request, pod_cidr, warn):
+        desired = copy.deepcopy(configmap)
+        live_conf = self.net_conf(configmap) or {}
+        conf = desired_net_conf(live_conf, pod_cidr, request.backend, request.flannel_keys)
+        if conf != live_conf:
+            desired.setdefault("data", {})[NET_CONF_KEY] = dump_net_conf(conf)
+        return desired
+
+    def desired_daemonset(self, daemonset, request, pod_cidr):
+        containers = daemonset["spec"]["template"]["spec"]["containers"]
+        container = next(c for c in containers if c["name"] == self.spec["flannel_container"])
+        set_backend_privilege(daemonset, container, request.backend)
+        return daemonset
+
+    def report(self, runner, result):
+        if runner.installing or not runner.writer.updated:
+            return
+        old_conf = self.net_conf(runner.live.configmap)
+        if old_conf is None:
+            return
+        result["stale_node_state"] = stale_node_state(old_conf, self.net_conf(runner.configmap), runner.live.nodes)
+        if result["stale_node_state"]:
+            runner.warn(
+                "flannel does not remove what the %s backend left on the nodes (see stale_node_state); "
+                "delete those devices and routes, or reboot the nodes" % live_backend_type(old_conf)
+            )

@@ -14,17 +14,15 @@ import tempfile
 
 try:
     import yaml
-
-    HAS_YAML = True
-except ImportError:  # pragma: no cover - the kubernetes client depends on PyYAML
-    HAS_YAML = False
+except ImportError:  # pragma: no cover - the kubernetes client, which the modules require, depends on PyYAML
+    yaml = None
 
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
-    MatrixError,
     known_sha256,
     manifest_url,
     mirror_path,
 )
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, ManifestError
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 # Applied first: the API server must know a CRD (and a namespace) before objects that use it.
@@ -36,7 +34,7 @@ class ManifestSource:
 
     def __init__(self, cni, version, url=None, sha256=None, path=None, mirror=None):
         if sha256 is not None and not SHA256_RE.match(sha256.lower()):
-            raise MatrixError("manifest_sha256=%r is not a sha256 (64 hex digits)" % sha256)
+            raise InputError("manifest_sha256=%r is not a sha256 (64 hex digits)" % sha256)
         self.cni = cni
         self.version = version
         self.path = path or (os.path.join(mirror, mirror_path(cni, version)) if mirror else None)
@@ -67,7 +65,7 @@ def read_manifest(source, fetch_url):
             with open(source.path, "rb") as handle:
                 data = handle.read()
         except (IOError, OSError) as exc:
-            raise MatrixError("cannot read the manifest %s: %s" % (source.path, exc.strerror or exc)) from None
+            raise ManifestError("cannot read the manifest %s: %s" % (source.path, exc.strerror or exc)) from None
     else:
         cached = os.path.join(cache_dir(), source.sha256 + ".yaml") if source.sha256 else None
         if cached and os.path.exists(cached):
@@ -80,7 +78,7 @@ def read_manifest(source, fetch_url):
             _write_atomic(cached, data)
     digest = hashlib.sha256(data).hexdigest()
     if source.sha256 and digest != source.sha256:
-        raise MatrixError(
+        raise ManifestError(
             "the manifest %s has sha256 %s, not the expected %s; check the mirror or pass manifest_sha256"
             % (source.describe(), digest, source.sha256)
         )
@@ -104,11 +102,11 @@ def load_documents(text, where="manifest"):
     try:
         docs = [doc for doc in yaml.safe_load_all(text) if doc]
     except yaml.YAMLError as exc:
-        raise MatrixError("%s is not valid YAML: %s" % (where, exc)) from None
+        raise ManifestError("%s is not valid YAML: %s" % (where, exc)) from None
     objects = []
     for doc in docs:
         if not isinstance(doc, dict) or "kind" not in doc or "apiVersion" not in doc:
-            raise MatrixError("%s holds a document that is not a Kubernetes object" % where)
+            raise ManifestError("%s holds a document that is not a Kubernetes object" % where)
         objects.extend((doc.get("items") or []) if doc["kind"].endswith("List") else [doc])
     rank = dict((kind, index) for index, kind in enumerate(KIND_ORDER))
     return sorted(objects, key=lambda obj: rank.get(obj["kind"], len(KIND_ORDER)))

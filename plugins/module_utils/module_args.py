@@ -7,13 +7,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni import RESTART_CHOICES
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     ALL_BACKENDS,
     CALICO_ENCAPSULATION_MODES,
     CNI_NAMES,
+    FLANNEL_OPTIONS,
 )
-from ansible_collections.kubeforge.cluster.plugins.module_utils.flannel import WIREGUARD_MODES
+from ansible_collections.kubeforge.cluster.plugins.module_utils.request import DEFAULT_WAIT_TIMEOUT, RESTART_CHOICES
 
 KUBE_AUTH_ARGS = {
     "kubeconfig": {"type": "path"},
@@ -35,21 +35,27 @@ def cni_config_argument_spec():
         "manifest_path": {"type": "path"},
         "manifest_mirror": {"type": "path"},
         "image_registry": {"type": "str"},
-        "mtu": {"type": "int"},
-        "vni": {"type": "int"},
-        "port": {"type": "int"},
-        "direct_routing": {"type": "bool"},
-        "gbp": {"type": "bool"},
-        "psk": {"type": "str", "no_log": True},
-        "listen_port": {"type": "int"},
-        "wireguard_mode": {"type": "str", "choices": list(WIREGUARD_MODES)},
         "encapsulation": {"type": "str", "choices": list(CALICO_ENCAPSULATION_MODES)},
         "restart": {"type": "str", "default": "auto", "choices": list(RESTART_CHOICES)},
         "wait": {"type": "bool", "default": True},
-        "wait_timeout": {"type": "int", "default": 300},
+        "wait_timeout": {"type": "int", "default": DEFAULT_WAIT_TIMEOUT},
     }
+    spec.update(flannel_option_specs())
     spec.update(KUBE_AUTH_ARGS)
     return spec
+
+
+def flannel_option_specs():
+    """mtu, vni, port, … as module options; mtu is Calico's veth_mtu too."""
+    specs = {}
+    for name, option in FLANNEL_OPTIONS.items():
+        spec = {"type": option["type"]}
+        if option.get("secret"):
+            spec["no_log"] = True
+        if "choices" in option:
+            spec["choices"] = list(option["choices"])
+        specs[name] = spec
+    return specs
 
 
 CNI_CONFIG_MUTUALLY_EXCLUSIVE = [

@@ -45,7 +45,8 @@ options:
     choices: [flannel, calico, canal]
   backend:
     description:
-      - The backend. Flannel and Canal take C(vxlan) (default), C(host-gw), C(wireguard), C(udp).
+      - The backend. Flannel and Canal take C(vxlan) (default), C(host-gw), C(wireguard), C(udp), and
+        C(ipip) (experimental upstream, IPv4 only, needs the ipip kernel module on every node).
       - Calico takes C(ipip) (default, as Calico's manifest), C(bgp) (alias C(bird)) and C(vxlan).
       - C(udp) is linux/amd64 only and needs a privileged kube-flannel container; the module makes
         that change (and undoes it when leaving udp) and warns.
@@ -106,7 +107,7 @@ options:
     description: Flannel vxlan and udp - the UDP port (vxlan default 8472, udp default 8285).
     type: int
   direct_routing:
-    description: Flannel vxlan - route directly between hosts on one subnet (C(DirectRouting)).
+    description: Flannel vxlan and ipip - route directly between hosts on one subnet (C(DirectRouting)).
     type: bool
   gbp:
     description: Flannel vxlan - VXLAN Group Based Policy (C(GBP)).
@@ -145,7 +146,7 @@ options:
     default: 300
 notes:
   - Flannel never removes what the previous backend left on the nodes (C(flannel.1), C(flannel-wg),
-    host-gw routes); the module returns them in RV(stale_node_state) for the C(cni_backend) role to clean.
+    C(flannel.ipip), host-gw routes); the module returns them in RV(stale_node_state) for the C(cni) role to clean.
   - Running pods keep their interface MTU; when a switch lowers it, RV(workloads_to_restart) lists them.
   - The module does not upgrade an installed CNI to another version.
 seealso:
@@ -248,25 +249,25 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import open_url
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni import CniConfig, build_request
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import MatrixError
-from ansible_collections.kubeforge.cluster.plugins.module_utils.kube import (
+from ansible_collections.kubeforge.cluster.plugins.module_utils.client import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
     KubeClient,
-    KubeError,
 )
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import KubeforgeError, ManifestError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.module_args import (
     CNI_CONFIG_MUTUALLY_EXCLUSIVE,
     cni_config_argument_spec,
 )
+from ansible_collections.kubeforge.cluster.plugins.module_utils.request import build_request
+from ansible_collections.kubeforge.cluster.plugins.module_utils.runner import CniConfigRunner
 
 
 def fetch_url(url):
     try:
         return open_url(url, timeout=60, follow_redirects="safe").read()
     except Exception as exc:  # open_url raises many kinds; all mean the same to the user
-        raise MatrixError(
+        raise ManifestError(
             "cannot download %s: %s; use manifest_path or manifest_mirror on a site without access" % (url, exc)
         ) from None
 
@@ -283,16 +284,16 @@ def main():
     try:
         request = build_request(module.params)
         client = KubeClient(module.params["kubeconfig"], module.params["context"])
-        runner = CniConfig(client, request, module.check_mode, fetch_url, module.warn)
+        runner = CniConfigRunner(client, request, module.check_mode, fetch_url, module.warn)
         result = runner.run()
-    except (MatrixError, KubeError) as exc:
+    except KubeforgeError as exc:
         partial = {}
         if runner is not None:
             # What was written before the failure, so a re-run's diff is not a surprise.
             partial = {
-                "changed": bool(runner.created or runner.updated),
-                "created": runner.created,
-                "updated": runner.updated,
+                "changed": runner.writer.changed,
+                "created": runner.writer.created,
+                "updated": runner.writer.updated,
                 "api_requests": runner.client.requests,
             }
         module.fail_json(msg=str(exc), **partial)
@@ -300,7 +301,7 @@ def main():
         module.fail_json(msg="unexpected error: %s" % exc, exception=traceback.format_exc())
     result["api_requests"] = client.requests
     if module._diff:
-        result["diff"] = runner.diff
+        result["diff"] = runner.writer.diff
     module.exit_json(**result)
 
 

@@ -116,14 +116,13 @@ api_requests:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni import inspect
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import MatrixError
-from ansible_collections.kubeforge.cluster.plugins.module_utils.kube import (
+from ansible_collections.kubeforge.cluster.plugins.module_utils.client import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
     KubeClient,
-    KubeError,
 )
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import KubeforgeError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.info import inspect
 from ansible_collections.kubeforge.cluster.plugins.module_utils.module_args import cni_info_argument_spec
 
 
@@ -136,7 +135,7 @@ def main():
         client = KubeClient(params["kubeconfig"], params["context"])
         wanted = {"cni": params["cni"], "backend": params["backend"], "pod_cidr": params["pod_cidr"]}
         info = inspect(client, wanted)
-    except (MatrixError, KubeError) as exc:
+    except KubeforgeError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, api_requests=client.requests, **info)
 

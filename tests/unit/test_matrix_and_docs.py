@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible_collections.kubeforge.cluster.plugins.module_utils import cni_matrix
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import MatrixError, normalize_backend
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import normalize_backend
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError as MatrixError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.module_args import (
     cni_config_argument_spec,
     cni_info_argument_spec,

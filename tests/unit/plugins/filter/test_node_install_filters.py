@@ -6,7 +6,6 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.kubeforge.cluster.plugins.filter.release_files import release_files
 from ansible_collections.kubeforge.cluster.plugins.filter.version_conflicts import version_conflicts
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni import node_summary
 
 URLS = {
     "kubeadm": "https://dl.k8s.io/release/v{version}/bin/linux/{arch}/kubeadm",
@@ -59,26 +58,3 @@ def test_version_conflicts_name_program_path_and_both_versions():
         "kubectl at /usr/bin/kubectl does not tell its version; this play pins 1.36.3",
     ]
     assert version_conflicts(lines[:1], {"kubectl": "1.36.3"}) == [], "unpinned programs are not judged"
-
-
-def test_node_summary_reads_ready_kubelet_address_and_pod_cidr():
-    node = {
-        "metadata": {"name": "kf-node-2"},
-        "spec": {"podCIDR": "10.244.1.0/24"},
-        "status": {
-            "conditions": [{"type": "MemoryPressure", "status": "False"}, {"type": "Ready", "status": "True"}],
-            "addresses": [
-                {"type": "Hostname", "address": "kf-node-2"},
-                {"type": "InternalIP", "address": "198.18.0.12"},
-            ],
-            "nodeInfo": {"kubeletVersion": "v1.36.3"},
-        },
-    }
-    assert node_summary(node) == {
-        "name": "kf-node-2",
-        "ready": True,
-        "kubelet_version": "v1.36.3",
-        "internal_ip": "198.18.0.12",
-        "pod_cidr": "10.244.1.0/24",
-    }
-    assert node_summary({"metadata": {"name": "new"}})["ready"] is False

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 from ansible_collections.kubeforge.cluster.plugins.module_utils import manifest
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import MatrixError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import ManifestError
 
 TEXT = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\n"
 SHA = hashlib.sha256(TEXT).hexdigest()
@@ -32,9 +32,9 @@ def test_a_checksummed_download_is_cached_and_not_fetched_again():
 
 def test_a_wrong_checksum_is_refused_and_not_cached():
     source = manifest.ManifestSource("flannel", "v9", url="https://example.invalid/f.yml", sha256="0" * 64)
-    with pytest.raises(MatrixError, match=f"has sha256 {SHA}, not the expected 0000"):
+    with pytest.raises(ManifestError, match=f"has sha256 {SHA}, not the expected 0000"):
         manifest.read_manifest(source, lambda url: TEXT)
-    with pytest.raises(MatrixError):
+    with pytest.raises(ManifestError):
         manifest.read_manifest(source, lambda url: TEXT)
 
 
@@ -48,7 +48,7 @@ def test_mirror_layout_and_missing_file(tmp_path):
     source = manifest.ManifestSource("calico", "v3.32.1", mirror=str(tmp_path))
     assert source.path == str(tmp_path / "calico/v3.32.1/calico.yaml")
     assert source.sha256 == "a1df919d9721cf667accdc3e72848911b0cb25cfab7d2478ad0c996302c95744"
-    with pytest.raises(MatrixError, match="cannot read the manifest"):
+    with pytest.raises(ManifestError, match="cannot read the manifest"):
         manifest.read_manifest(source, None)
 
 
@@ -72,7 +72,7 @@ metadata: {name: n}
         "CustomResourceDefinition",
         "DaemonSet",
     ]
-    with pytest.raises(MatrixError, match="not a Kubernetes object"):
+    with pytest.raises(ManifestError, match="not a Kubernetes object"):
         manifest.load_documents("- just\n- a list\n")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 _spec = importlib.util.spec_from_file_location("kf_systemctl", REPO / "tools" / "nodes" / "systemctl.py")
 shim = importlib.util.module_from_spec(_spec)
 sys.modules["kf_systemctl"] = shim  # dataclasses look their module up there

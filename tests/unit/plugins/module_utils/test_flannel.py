@@ -1,4 +1,4 @@
-"""Flannel's net-conf.json, pure."""
+"""Flannel networking: net-conf.json, the backend options that go into it, and what a backend leaves behind."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 
 import pytest
 from ansible_collections.kubeforge.cluster.plugins.module_utils import flannel
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import MatrixError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, LiveStateError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.request import flannel_backend_keys
 
 UPSTREAM = {"Network": "10.244.0.0/16", "EnableNFTables": False, "Backend": {"Type": "vxlan"}}
 PSK = "pXW2Yh4j8bqvZ0cNc0q1o2iHn0m6g0cQW1K7o1Xx6kA="
@@ -28,10 +29,11 @@ PSK = "pXW2Yh4j8bqvZ0cNc0q1o2iHn0m6g0cQW1K7o1Xx6kA="
             {"Type": "wireguard", "PSK": PSK, "ListenPort": 51830, "Mode": "auto", "MTU": 1380},
         ),
         ("udp", {"port": 8286}, {"Type": "udp", "Port": 8286}),
+        ("ipip", {"direct_routing": True}, {"Type": "ipip", "DirectRouting": True}),
     ],
 )
 def test_every_backend_and_option_renders(backend, options, expected_backend):
-    keys = flannel.validate_options(backend, options)
+    keys = flannel_backend_keys(backend, options)
     conf = flannel.desired_net_conf(UPSTREAM, "10.244.0.0/16", backend, keys)
     assert conf["Backend"] == expected_backend
     assert conf["EnableNFTables"] is False  # a key flannel owns and we do not survives
@@ -62,9 +64,9 @@ def test_semantically_equal_json_is_equal():
 @pytest.mark.parametrize(
     ("backend", "options", "message"),
     [
-        ("host-gw", {"vni": 2}, "option vni does not apply to flannel backend host-gw; it applies to: vxlan"),
-        ("udp", {"mtu": 1400}, "option mtu does not apply to flannel backend udp; it applies to: vxlan, wireguard"),
-        ("vxlan", {"psk": PSK}, "option psk does not apply to flannel backend vxlan; it applies to: wireguard"),
+        ("host-gw", {"vni": 2}, "vni does not apply to flannel backend host-gw; it applies to: vxlan"),
+        ("udp", {"mtu": 1400}, "mtu does not apply to flannel backend udp; it applies to: vxlan, wireguard"),
+        ("vxlan", {"psk": PSK}, "psk does not apply to flannel backend vxlan; it applies to: wireguard"),
         ("vxlan", {"vni": 0}, "vni=0 is out of range; use 1 to 16777215"),
         ("vxlan", {"port": 70000}, "port=70000 is out of range"),
         ("wireguard", {"listen_port": 0}, "listen_port=0 is out of range"),
@@ -73,21 +75,21 @@ def test_semantically_equal_json_is_equal():
     ],
 )
 def test_bad_options_are_refused(backend, options, message):
-    with pytest.raises(MatrixError, match=message):
-        flannel.validate_options(backend, options)
+    with pytest.raises(InputError, match=message):
+        flannel_backend_keys(backend, options)
 
 
 @pytest.mark.parametrize("psk", ["not-base64!", "c2hvcnQ=", PSK + "AAAA"])
 def test_a_bad_psk_is_refused_without_echoing_it(psk):
-    with pytest.raises(MatrixError) as error:
-        flannel.validate_options("wireguard", {"psk": psk})
+    with pytest.raises(InputError) as error:
+        flannel_backend_keys("wireguard", {"psk": psk})
     assert psk not in str(error.value)
     assert "wg genpsk" in str(error.value)
 
 
 @pytest.mark.parametrize(("text", "message"), [("{not json", "is not valid JSON"), ("[1]", "must be a JSON object")])
 def test_malformed_live_net_conf_gets_a_clear_error(text, message):
-    with pytest.raises(MatrixError, match=message):
+    with pytest.raises(LiveStateError, match=message):
         flannel.parse_net_conf(text, "ConfigMap kube-flannel/kube-flannel-cfg")
 
 
@@ -108,3 +110,50 @@ def test_stale_devices_per_backend(conf, devices):
 def test_dump_round_trips():
     conf = {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}
     assert json.loads(flannel.dump_net_conf(conf)) == conf
+
+
+NODES = {
+    "a": {"pod_cidr": "10.244.0.0/24", "internal_ip": "192.0.2.1"},
+    "b": {"pod_cidr": "10.244.1.0/24", "internal_ip": "192.0.2.2"},
+}
+
+
+def test_stale_node_state_after_host_gw_lists_routes_per_node():
+    state = flannel.stale_node_state({"Backend": {"Type": "host-gw"}}, {"Backend": {"Type": "wireguard"}}, NODES)
+    assert state == [
+        {"node": "a", "devices": [], "routes": ["10.244.1.0/24 via 192.0.2.2"]},
+        {"node": "b", "devices": [], "routes": ["10.244.0.0/24 via 192.0.2.1"]},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "devices"),
+    [
+        ("vxlan", ["flannel.1"]),
+        ("ipip", ["flannel.ipip"]),
+        ("wireguard", ["flannel-wg", "flannel-wg-v6"]),
+        ("udp", ["flannel0"]),
+    ],
+)
+def test_stale_node_state_lists_the_old_backends_devices_on_every_node(old, devices):
+    state = flannel.stale_node_state({"Backend": {"Type": old}}, {"Backend": {"Type": "host-gw"}}, NODES)
+    assert state == [{"node": "a", "devices": devices, "routes": []}, {"node": "b", "devices": devices, "routes": []}]
+
+
+def test_no_stale_node_state_without_a_backend_change():
+    assert (
+        flannel.stale_node_state({"Backend": {"Type": "vxlan"}}, {"Backend": {"Type": "vxlan", "VNI": 2}}, NODES) == []
+    )
+
+
+def test_udp_privilege_is_granted_and_only_ours_taken_back():
+    daemonset = {"metadata": {"name": "kube-flannel-ds"}}
+    container = {"name": "kube-flannel"}
+    flannel.set_backend_privilege(daemonset, container, "udp")
+    assert container["securityContext"] == {"privileged": True}
+    assert daemonset["metadata"]["annotations"] == {"kubeforge.io/privileged-for-udp": "true"}
+    flannel.set_backend_privilege(daemonset, container, "vxlan")
+    assert container["securityContext"] == {"privileged": False} and "annotations" not in daemonset["metadata"]
+    privileged_by_manifest = {"name": "kube-flannel", "securityContext": {"privileged": True}}
+    flannel.set_backend_privilege(daemonset, privileged_by_manifest, "vxlan")
+    assert privileged_by_manifest["securityContext"] == {"privileged": True}

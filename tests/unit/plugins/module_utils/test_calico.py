@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 from ansible_collections.kubeforge.cluster.plugins.module_utils import calico
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import MatrixError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, LiveStateError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.request import (
+    backend_from_calico_backend,
+    calico_encapsulation,
+)
 
 LIVENESS = ["/bin/calico-node", "-felix-live", "-bird-live"]
 READINESS = ["/bin/calico-node", "-felix-ready", "-bird-ready"]
@@ -37,21 +41,21 @@ def calico_node_container():
     ],
 )
 def test_pool_modes_per_backend(backend, encapsulation, modes):
-    assert calico.pool_modes(backend, calico.validate_encapsulation(backend, encapsulation)) == modes
+    assert calico.pool_modes(backend, calico_encapsulation(backend, encapsulation)) == modes
 
 
 def test_encapsulation_defaults_to_always_and_bgp_takes_none():
-    assert calico.validate_encapsulation("ipip", None) == "Always"
-    assert calico.validate_encapsulation("bgp", None) is None
-    with pytest.raises(MatrixError, match="does not apply to backend bgp"):
-        calico.validate_encapsulation("bgp", "CrossSubnet")
-    with pytest.raises(MatrixError, match="not valid for backend vxlan; use one of: Always, CrossSubnet"):
-        calico.validate_encapsulation("vxlan", "always")
+    assert calico_encapsulation("ipip", None) == "Always"
+    assert calico_encapsulation("bgp", None) is None
+    with pytest.raises(InputError, match="does not apply to backend bgp"):
+        calico_encapsulation("bgp", "CrossSubnet")
+    with pytest.raises(InputError, match="not valid for backend vxlan; use one of: Always, CrossSubnet"):
+        calico_encapsulation("vxlan", "always")
 
 
 def test_calico_backend_ipip_is_rejected_with_the_fix():
-    with pytest.raises(MatrixError, match="use backend=ipip, which writes calico_backend: bird"):
-        calico.validate_calico_backend_value("ipip")
+    with pytest.raises(InputError, match="use backend=ipip, which writes calico_backend: bird"):
+        backend_from_calico_backend("ipip", "calico", None)
 
 
 @pytest.mark.parametrize(
@@ -63,7 +67,7 @@ def test_calico_backend_ipip_is_rejected_with_the_fix():
     ],
 )
 def test_calico_node_probes_and_env_follow_the_backend(backend, liveness, readiness, ipip, vxlan):
-    encapsulation = calico.validate_encapsulation(backend, None)
+    encapsulation = calico_encapsulation(backend, None)
     container = calico.desired_calico_container(calico_node_container(), backend, encapsulation, "10.10.0.0/16")
     assert container["livenessProbe"]["exec"]["command"] == liveness
     assert container["readinessProbe"]["exec"]["command"] == readiness
@@ -115,7 +119,7 @@ def test_live_pool_keeps_its_fields_and_changes_both_modes():
 
 @pytest.mark.parametrize("value", ["always", "On", ""])
 def test_invalid_live_pool_mode_is_caught(value):
-    with pytest.raises(MatrixError, match="calico-node does not accept"):
+    with pytest.raises(LiveStateError, match="calico-node does not accept"):
         calico.check_pool_modes({"metadata": {"name": "p"}, "spec": {"ipipMode": value}})
 
 

@@ -28,24 +28,14 @@ except ImportError as exc:  # pragma: no cover - reported by the module
     KUBERNETES_IMPORT_ERROR = exc
     Urllib3Error = Exception
 
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import FIELD_MANAGER
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import ApiError, Conflict, InputError
+
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
     "strategic": "application/strategic-merge-patch+json",
     "apply": "application/apply-patch+yaml",
 }
-
-
-class KubeError(Exception):
-    """An API failure with the status and the server's own message."""
-
-    def __init__(self, message, status=None, reason=None):
-        super(KubeError, self).__init__(message)
-        self.status = status
-        self.reason = reason
-
-
-class Conflict(KubeError):
-    """409: somebody else wrote the object since it was read; read it again and recompute."""
 
 
 def split_api_version(api_version):
@@ -55,11 +45,11 @@ def split_api_version(api_version):
 
 
 class KubeClient:
-    def __init__(self, kubeconfig=None, context=None, field_manager="kubeforge"):
+    def __init__(self, kubeconfig=None, context=None, field_manager=FIELD_MANAGER):
         try:
             self.api = kube_config.new_client_from_config(config_file=kubeconfig, context=context)
         except (kube_config.ConfigException, OSError, TypeError) as exc:
-            raise KubeError(
+            raise InputError(
                 "cannot load the kubeconfig %s%s: %s; pass kubeconfig= (and context=) or set KUBECONFIG"
                 % (kubeconfig or "(default)", " context %s" % context if context else "", exc)
             ) from None
@@ -76,7 +66,7 @@ class KubeClient:
             base = "/api/%s" % version if not group else "/apis/%s/%s" % (group, version)
             try:
                 listing = self._call("GET", base, count="GET")
-            except KubeError as exc:
+            except ApiError as exc:
                 if exc.status == 404:
                     listing = {"resources": []}
                 else:
@@ -93,7 +83,7 @@ class KubeClient:
     def path(self, api_version, kind, namespace=None, name=None):
         found = self.resource(api_version, kind)
         if found is None:
-            raise KubeError(
+            raise ApiError(
                 "the API server does not serve %s %s; is its CRD installed?" % (api_version, kind), status=404
             )
         base, plural, namespaced = found
@@ -112,7 +102,7 @@ class KubeClient:
             return None
         try:
             return self._call("GET", self.path(api_version, kind, namespace, name), count="GET")
-        except KubeError as exc:
+        except ApiError as exc:
             if exc.status == 404:
                 return None
             raise
@@ -131,9 +121,6 @@ class KubeClient:
             query.append(("fieldSelector", field_selector))
         listing = self._call("GET", self.path(api_version, kind, namespace), query=query, count="LIST")
         return listing.get("items", []), listing.get("metadata", {}).get("resourceVersion")
-
-    def version(self):
-        return self._call("GET", "/version", count="GET")
 
     # -- writes ---------------------------------------------------------------------------------
     def _object_path(self, obj, with_name=True):
@@ -165,7 +152,7 @@ class KubeClient:
             body["preconditions"] = {"uid": uid}
         try:
             return self._write("DELETE", self.path(api_version, kind, namespace, name), body, [], None, dry_run)
-        except KubeError as exc:
+        except ApiError as exc:
             if exc.status in (404, 409):  # gone already, or replaced by a newer object of that name
                 return None
             raise
@@ -250,7 +237,7 @@ class KubeClient:
                 timeout=Timeout(connect=10, read=None if stream else 60),
             )
         except (Urllib3Error, OSError) as exc:
-            raise KubeError(
+            raise ApiError(
                 "cannot reach the API server at %s: %s; check kubeconfig/context and that the server is up"
                 % (self.host, exc)
             ) from None
@@ -262,7 +249,7 @@ class KubeClient:
             message = json.loads(data).get("message") or data
         except (TypeError, ValueError):
             message = data.decode("utf-8", "replace") if data else response.reason
-        error = Conflict if response.status == 409 and method != "DELETE" else KubeError
+        error = Conflict if response.status == 409 and method != "DELETE" else ApiError
         raise error(
             "%s %s: %s (HTTP %s)" % (method, path, message, response.status),
             status=response.status,

@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge.cluster contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The live cluster, read once and shared by cni_config and cni_info: which CNI is installed, its
+ConfigMap and DaemonSet, the family's own objects, kubeadm's pod subnet and the nodes."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.kubeforge.cluster.plugins.module_utils.calico import CalicoDriver
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import CNI_NAMES, CNIS, cni_spec
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.flannel import FlannelDriver
+from ansible_collections.kubeforge.cluster.plugins.module_utils.pod_cidr import kubeadm_pod_subnet
+
+DRIVERS = {"flannel": FlannelDriver, "calico": CalicoDriver}
+
+
+def driver_for(cni):
+    return DRIVERS[cni_spec(cni)["networking"]](cni)
+
+
+def node_summary(node):
+    """A node as the modules report it: Ready, kubelet version, address, podCIDR, architecture."""
+    status = node.get("status") or {}
+    ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    addresses = [a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"]
+    return {
+        "name": node["metadata"]["name"],
+        "ready": bool(ready) and ready[0].get("status") == "True",
+        "kubelet_version": (status.get("nodeInfo") or {}).get("kubeletVersion"),
+        "internal_ip": addresses[0] if addresses else None,
+        "pod_cidr": (node.get("spec") or {}).get("podCIDR"),
+        "arch": (node["metadata"].get("labels") or {}).get("kubernetes.io/arch"),
+    }
+
+
+class LiveCluster:
+    """cni: the CNI asked for (another one installed is refused), or None to take the installed one."""
+
+    def __init__(self, client, cni=None):
+        # One LIST finds every CNI's DaemonSet, where a GET per CNI would take three requests.
+        daemonsets = {}
+        for daemonset in client.list("apps/v1", "DaemonSet"):
+            meta = daemonset["metadata"]
+            daemonsets[(meta["namespace"], meta["name"])] = dict(daemonset, apiVersion="apps/v1", kind="DaemonSet")
+        installed = [name for name in CNI_NAMES if (CNIS[name]["namespace"], CNIS[name]["daemonset"]) in daemonsets]
+        others = [name for name in installed if name != cni]
+        if cni is not None and others:
+            other = CNIS[others[0]]
+            raise InputError(
+                "%s is installed (DaemonSet %s/%s); cni_config configures the installed CNI and does not "
+                "migrate between CNIs. Use cni=%s, or remove %s first"
+                % (others[0], other["namespace"], other["daemonset"], others[0], others[0])
+            )
+        self.cni = cni or (installed[0] if installed else None)
+        self.nodes = dict((n["name"], n) for n in (node_summary(node) for node in client.list("v1", "Node")))
+        self.kubeadm_subnet = kubeadm_pod_subnet(client.get("v1", "ConfigMap", "kubeadm-config", "kube-system"))
+        self.driver = self.configmap = self.daemonset = self.pool = self.felix = None
+        if self.cni is None:
+            return
+        self.driver = driver_for(self.cni)
+        spec = self.driver.spec
+        self.daemonset = daemonsets.get((spec["namespace"], spec["daemonset"]))
+        self.configmap = client.get("v1", "ConfigMap", spec["configmap"], spec["namespace"])
+        self.driver.read(client, self)
+
+    def node_pod_cidrs(self):
+        return dict((name, node["pod_cidr"]) for name, node in self.nodes.items())

@@ -1,0 +1,177 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge.cluster contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cni_config's input, checked against the CNI matrix before anything is read or written."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import binascii
+import ipaddress
+
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
+    CALICO_BACKENDS,
+    CALICO_ENCAPSULATION_MODES,
+    FLANNEL_BACKENDS,
+    FLANNEL_OPTIONS,
+    MTU_RANGE,
+    cni_spec,
+    is_flannel_networking,
+    normalize_backend,
+)
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import ManifestSource
+
+RESTART_CHOICES = ("auto", "always", "never")
+DEFAULT_WAIT_TIMEOUT = 300
+# The calico-config spelling of a backend: each value names the backend it selects without an IPPool mode.
+CALICO_BACKEND_VALUES = tuple(sorted(set(spec["calico_backend"] for spec in CALICO_BACKENDS.values())))
+
+
+class Request:
+    """Validated input of cni_config."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+def ipv4_network(value, name):
+    """An IPv4 network from a CIDR, or InputError naming the variable and an example."""
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise InputError("%s=%r is not a network CIDR (%s); e.g. 10.244.0.0/16" % (name, value, exc)) from None
+    if network.version != 4:
+        raise InputError("%s=%s: only IPv4 pod CIDRs are supported" % (name, value))
+    return network
+
+
+def check_range(name, value, bounds):
+    if value is not None and not bounds[0] <= value <= bounds[1]:
+        raise InputError("%s=%s is out of range; use %d to %d" % (name, value, bounds[0], bounds[1]))
+
+
+def backend_from_calico_backend(value, cni, backend):
+    """backend= from the calico-config spelling (bird|vxlan), refusing what calico-node misreads."""
+    if value == "ipip":
+        raise InputError(
+            "calico_backend: ipip is not a Calico value (it takes bird, vxlan or none; anything else silently "
+            "runs BIRD). For IP-in-IP use backend=ipip, which writes calico_backend: bird and IPPool ipipMode"
+        )
+    if cni != "calico":
+        raise InputError("calico_backend applies to cni=calico only; use backend= for %s" % cni)
+    if backend is not None:
+        raise InputError("give backend= or calico_backend=, not both")
+    if value not in CALICO_BACKEND_VALUES:
+        raise InputError(
+            "calico_backend=%r: use %s (none is policy-only: use cni=canal)"
+            % (value, " or ".join(CALICO_BACKEND_VALUES))
+        )
+    return normalize_backend(cni, value)
+
+
+def build_request(params):
+    """Validate the module parameters against the CNI matrix; one clear error per bad input."""
+    cni = params["cni"]
+    spec = cni_spec(cni)
+    backend = params.get("backend")
+    if params.get("calico_backend") is not None:
+        backend = backend_from_calico_backend(params["calico_backend"], cni, backend)
+    backend = normalize_backend(cni, backend)
+    pod_cidr = params.get("pod_cidr")
+    if pod_cidr is not None:
+        pod_cidr = str(ipv4_network(pod_cidr, "pod_cidr"))
+    mtu = params.get("mtu")
+    check_range("mtu", mtu, MTU_RANGE)
+    encapsulation = params.get("encapsulation")
+    options = dict((name, params.get(name)) for name in FLANNEL_OPTIONS if name != "mtu")
+    if is_flannel_networking(cni):
+        if encapsulation is not None:
+            raise InputError("encapsulation applies to Calico's ipip and vxlan backends, not to %s" % cni)
+        options["mtu"] = mtu
+        flannel_keys = flannel_backend_keys(backend, options)
+    else:
+        given = sorted(name for name, value in options.items() if value is not None)
+        if given:
+            raise InputError("%s apply to flannel and canal backends, not to calico" % ", ".join(given))
+        flannel_keys = {}
+        encapsulation = calico_encapsulation(backend, encapsulation)
+    if params.get("image_registry") is not None and not params["image_registry"].strip("/"):
+        raise InputError("image_registry is empty; give a registry such as registry.example.com/mirror")
+    restart = params.get("restart") or "auto"
+    if restart not in RESTART_CHOICES:
+        raise InputError("restart=%r: use one of %s" % (restart, ", ".join(RESTART_CHOICES)))
+    version = params.get("version") or spec["version"]
+    source = ManifestSource(
+        cni,
+        version,
+        url=params.get("manifest_url"),
+        sha256=params.get("manifest_sha256"),
+        path=params.get("manifest_path"),
+        mirror=params.get("manifest_mirror"),
+    )
+    return Request(
+        cni=cni,
+        backend=backend,
+        pod_cidr=pod_cidr,
+        version=version,
+        source=source,
+        image_registry=params.get("image_registry"),
+        mtu=mtu,
+        flannel_keys=flannel_keys,
+        encapsulation=encapsulation,
+        restart=restart,
+        wait=params.get("wait", True),
+        wait_timeout=params.get("wait_timeout") or DEFAULT_WAIT_TIMEOUT,
+    )
+
+
+def flannel_backend_keys(backend, options):
+    """The backend options that were given (None = not given), checked, keyed as net-conf.json's Backend."""
+    allowed = FLANNEL_BACKENDS[backend]["options"]
+    given = dict((name, value) for name, value in options.items() if value is not None)
+    for name in sorted(given):
+        if name not in allowed:
+            users = [other for other, spec in FLANNEL_BACKENDS.items() if name in spec["options"]]
+            raise InputError(
+                "%s does not apply to flannel backend %s; it applies to: %s"
+                % (name, backend, ", ".join(users) or "no flannel backend")
+            )
+    for name, value in given.items():
+        option = FLANNEL_OPTIONS[name]
+        if "range" in option:
+            check_range(name, value, option["range"])
+        if value not in option.get("choices", (value,)):
+            raise InputError("%s=%r is not valid; use one of: %s" % (name, value, ", ".join(option["choices"])))
+    if "psk" in given and not _is_wireguard_key(given["psk"]):
+        # The value itself is a secret: never echo it.
+        raise InputError("psk is not a WireGuard key (32 bytes, base64); generate one with `wg genpsk`")
+    return dict((FLANNEL_OPTIONS[name]["key"], value) for name, value in given.items())
+
+
+def _is_wireguard_key(value):
+    try:
+        return len(base64.b64decode(value, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
+def calico_encapsulation(backend, encapsulation):
+    """The mode of the backend's encapsulation (Always|CrossSubnet); bgp has none."""
+    if CALICO_BACKENDS[backend]["pool_mode"] is None:
+        if encapsulation not in (None, "Never"):
+            raise InputError(
+                "encapsulation=%s does not apply to backend %s (no encapsulation); "
+                "use backend=ipip or backend=vxlan with it" % (encapsulation, backend)
+            )
+        return None
+    if encapsulation is None:
+        return CALICO_ENCAPSULATION_MODES[0]
+    if encapsulation not in CALICO_ENCAPSULATION_MODES:
+        raise InputError(
+            "encapsulation=%r is not valid for backend %s; use one of: %s"
+            % (encapsulation, backend, ", ".join(CALICO_ENCAPSULATION_MODES))
+        )
+    return encapsulation

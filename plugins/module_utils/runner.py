@@ -1,0 +1,223 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge.cluster contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cni_config's reconciler: read the cluster once, decide, write only the difference in the order the
+CNI's driver asks for, wait for the pods, report."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import time
+
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import ANNOTATION_PREFIX, mtu_overhead
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import LiveStateError, ManifestError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.live import LiveCluster, driver_for
+from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import (
+    find,
+    image_tag,
+    load_documents,
+    object_key,
+    read_manifest,
+    replace_registry,
+)
+from ansible_collections.kubeforge.cluster.plugins.module_utils.pod_cidr import decide_pod_cidr
+from ansible_collections.kubeforge.cluster.plugins.module_utils.reconcile import Writer, differs
+from ansible_collections.kubeforge.cluster.plugins.module_utils.waiter import wait_crd_established, wait_pods_replaced
+
+CONFIG_HASH = ANNOTATION_PREFIX + "config-hash"
+RESTARTED_AT = ANNOTATION_PREFIX + "restarted-at"
+
+
+class CniConfigRunner:
+    def __init__(self, client, request, check_mode=False, fetch_url=None, warn=None):
+        self.client = client
+        self.req = request
+        self.driver = driver_for(request.cni)
+        self.spec = self.driver.spec
+        self.check_mode = check_mode
+        self.fetch_url = fetch_url
+        self.warn = warn or (lambda message: None)
+        self.writer = Writer(client, check_mode)
+        self.live = None
+        self.restarted = []
+        self.old_pods = []
+        self.daemonset_changed = False
+
+    def run(self):
+        req, driver = self.req, self.driver
+        self.live = live = LiveCluster(self.client, req.cni)
+        driver.read_for_write(self.client, live)
+        self.pod_cidr = decide_pod_cidr(
+            req.pod_cidr, req.cni, live.kubeadm_subnet, driver.live_pod_cidr(live), live.node_pod_cidrs()
+        )
+        driver.check_nodes(live, self.pod_cidr)
+        self.check_node_arches()
+        warning = self.spec["backends"][req.backend].get("warning")
+        if warning:
+            self.warn(warning)
+        objects = self.load_manifest()
+        self.ensure_missing_objects(objects)
+        if driver.crd and self.writer.created and not self.check_mode:
+            wait_crd_established(self.client, driver.crd)
+        self.manifest_configmap = find(objects, "ConfigMap", self.spec["configmap"])
+        self.manifest_daemonset = find(objects, "DaemonSet", self.spec["daemonset"])
+        self.configmap, self.daemonset = live.configmap, live.daemonset
+        self.old_backend = driver.live_backend(live)
+        self.installing = live.daemonset is None
+        driver.apply(self, self.installing)
+        return self.report()
+
+    def check_node_arches(self):
+        arches = self.spec["backends"][self.req.backend].get("arches")
+        other = sorted(
+            "%s (%s)" % (n, v["arch"]) for n, v in self.live.nodes.items() if arches and v["arch"] not in arches
+        )
+        if other:
+            raise LiveStateError(
+                "the %s backend runs on %s only; these nodes do not: %s. Use one of: %s"
+                % (
+                    self.req.backend,
+                    ", ".join("linux/%s" % arch for arch in arches),
+                    ", ".join(other),
+                    ", ".join(b for b, spec in self.spec["backends"].items() if not spec.get("arches")),
+                )
+            )
+
+    def load_manifest(self):
+        text, warnings = read_manifest(self.req.source, self.fetch_url)
+        for warning in warnings:
+            self.warn(warning)
+        objects = load_documents(text, self.req.source.describe())
+        for kind, name in (("ConfigMap", self.spec["configmap"]), ("DaemonSet", self.spec["daemonset"])):
+            found = find(objects, kind, name)
+            if found is None or found["metadata"].get("namespace") != self.spec["namespace"]:
+                raise ManifestError(
+                    "the manifest %s has no %s %s/%s: is it a %s manifest of a supported version?"
+                    % (self.req.source.describe(), kind, self.spec["namespace"], name, self.req.cni)
+                )
+        return objects
+
+    def ensure_missing_objects(self, objects):
+        """Everything the manifest has that the cluster lacks; existing objects are adopted as they are,
+        Deployments only get the image registry."""
+        owned = set([("ConfigMap", self.spec["configmap"]), ("DaemonSet", self.spec["daemonset"])])
+        for obj in objects:
+            if (obj["kind"], obj["metadata"]["name"]) in owned:
+                continue
+            api_version, kind, namespace, name = object_key(obj)
+            live = self.client.get(api_version, kind, name, namespace)
+            if live is None or kind == "Deployment":
+                self.writer.ensure(
+                    live,
+                    lambda current, o=obj: self.desired_workload(current if current else o),
+                    lambda a=api_version, k=kind, n=name, ns=namespace: self.client.get(a, k, n, ns),
+                    "strategic",
+                )
+
+    def desired_workload(self, obj, restart_marker=None):
+        """A DaemonSet or Deployment with the image registry, and the CNI's DaemonSet with what its
+        driver needs and the restart marker."""
+        if obj["kind"] not in ("DaemonSet", "Deployment"):
+            return obj
+        obj = copy.deepcopy(obj)
+        pod = obj["spec"]["template"]["spec"]
+        registry = self.req.image_registry
+        for container in pod.get("initContainers", []) + pod.get("containers", []):
+            if registry and not container["image"].startswith(registry.rstrip("/") + "/"):
+                container["image"] = replace_registry(container["image"], registry)
+        if obj["kind"] != "DaemonSet" or obj["metadata"]["name"] != self.spec["daemonset"]:
+            return obj
+        obj = self.driver.desired_daemonset(obj, self.req, self.pod_cidr)
+        if restart_marker:
+            annotations = obj["spec"]["template"].setdefault("metadata", {}).setdefault("annotations", {})
+            annotations.update(restart_marker)
+        return obj
+
+    # -- the steps a driver orders ----------------------------------------------------------------
+    def write_config_and_daemonset(self):
+        spec, req, client, namespace = self.spec, self.req, self.client, self.spec["namespace"]
+
+        def desired_configmap(live):
+            base = live if live is not None else self.manifest_configmap
+            return self.driver.desired_configmap(base, req, self.pod_cidr, self.warn)
+
+        self.configmap, config_changed = self.writer.ensure(
+            self.configmap, desired_configmap, lambda: client.get("v1", "ConfigMap", spec["configmap"], namespace)
+        )
+        new_hash = self.driver.config_hash(self.configmap)
+        template = (self.daemonset or {}).get("spec", {}).get("template", {}).get("metadata") or {}
+        running_hash = (template.get("annotations") or {}).get(CONFIG_HASH)
+        # Pods read the config at start only: restart when it changed, or when the pods run an older one.
+        stale = config_changed or (running_hash is not None and running_hash != new_hash)
+        marker = None
+        if self.daemonset is None or (stale and req.restart != "never"):
+            marker = {CONFIG_HASH: new_hash}
+        if req.restart == "always" and self.daemonset is not None:
+            marker = {CONFIG_HASH: new_hash, RESTARTED_AT: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        if stale and req.restart == "never":
+            self.warn(
+                "restart=never: the %s pods keep the previous configuration until they are restarted"
+                % spec["daemonset"]
+            )
+        # Any change of the pod template replaces the pods: remember which ones ran before it.
+        if self.daemonset is not None and differs(self.daemonset, self.desired_workload(self.daemonset, marker)):
+            self.old_pods = client.list("v1", "Pod", namespace, label_selector=spec["pod_selector"])
+        base = self.daemonset if self.daemonset is not None else self.manifest_daemonset
+        self.daemonset, self.daemonset_changed = self.writer.ensure(
+            self.daemonset,
+            lambda live: self.desired_workload(live if live is not None else base, marker),
+            lambda: client.get("apps/v1", "DaemonSet", spec["daemonset"], namespace),
+            "strategic",
+        )
+        if self.old_pods and self.driver.replace_pods_at_once and not self.check_mode:
+            for pod in self.old_pods:
+                client.delete("v1", "Pod", pod["metadata"]["name"], namespace, uid=pod["metadata"]["uid"])
+        if self.old_pods and self.daemonset_changed:
+            self.restarted = sorted(pod["metadata"]["name"] for pod in self.old_pods)
+
+    def wait_for_restart(self):
+        if self.check_mode or not self.req.wait or not self.daemonset_changed:
+            return
+        wait_pods_replaced(self.client, self.spec, self.old_pods, self.live.nodes, self.req.wait_timeout)
+
+    # -- reporting --------------------------------------------------------------------------------
+    def report(self):
+        req, writer = self.req, self.writer
+        result = {
+            "changed": bool(writer.changed or self.restarted),
+            "cni": req.cni,
+            "backend": req.backend,
+            "pod_cidr": self.pod_cidr,
+            "version": image_tag(self.daemonset, self.spec["version_container"]),
+            "created": writer.created,
+            "updated": writer.updated,
+            "restarted": self.restarted,
+            "stale_node_state": [],
+            "workloads_to_restart": [],
+        }
+        self.driver.report(self, result)
+        if self.installing or not writer.updated:
+            return result
+        if self.old_backend in self.spec["backends"] and mtu_overhead(req.cni, req.backend) > mtu_overhead(
+            req.cni, self.old_backend
+        ):
+            result["workloads_to_restart"] = self.workloads_to_restart()
+        return result
+
+    def workloads_to_restart(self):
+        if self.check_mode:
+            return []
+        pods = self.client.list("v1", "Pod")
+        workloads = sorted(
+            "%s/%s" % (p["metadata"]["namespace"], p["metadata"]["name"])
+            for p in pods
+            if not p["spec"].get("hostNetwork") and p["status"].get("phase") == "Running"
+        )
+        if workloads:
+            self.warn(
+                "the new backend's MTU is smaller; %d running pods keep the old MTU on their interfaces "
+                "until they are restarted (see workloads_to_restart)" % len(workloads)
+            )
+        return workloads

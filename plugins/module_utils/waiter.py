@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge.cluster contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Waiting through watches, never polling: a CRD established, a DaemonSet's pods all replaced."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import WaitTimeout
+
+CRD_TIMEOUT = 60
+
+
+def rolled_out(daemonset):
+    status = daemonset.get("status") or {}
+    desired = status.get("desiredNumberScheduled", 0)
+    return (
+        status.get("observedGeneration", 0) >= daemonset["metadata"].get("generation", 0)
+        and status.get("updatedNumberScheduled", 0) == desired
+        and status.get("numberAvailable", 0) == desired
+        and not status.get("numberUnavailable")
+    )
+
+
+def pod_ready(pod):
+    if pod["metadata"].get("deletionTimestamp"):
+        return False
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def lagging_nodes(pods, nodes, old_uids):
+    """Nodes without a new, ready CNI pod."""
+    fresh = set(
+        pod["spec"].get("nodeName") for pod in pods if pod["metadata"]["uid"] not in old_uids and pod_ready(pod)
+    )
+    return sorted(node for node in nodes if node not in fresh)
+
+
+def watch_until(
+    client, api_version, kind, predicate, timeout, namespace=None, field_selector=None, label_selector=None
+):
+    """List, then watch from that list's resourceVersion until predicate(objects by uid) holds."""
+    selectors = {"field_selector": field_selector, "label_selector": label_selector}
+    items, version = client.list_with_version(api_version, kind, namespace, **selectors)
+    objects = dict((obj["metadata"]["uid"], obj) for obj in items)
+    if predicate(objects):
+        return True
+    for event, obj in client.watch(
+        api_version, kind, namespace, timeout=timeout, resource_version=version, **selectors
+    ):
+        if event == "DELETED":
+            objects.pop(obj["metadata"]["uid"], None)
+        else:
+            objects[obj["metadata"]["uid"]] = obj
+        if predicate(objects):
+            return True
+    return False
+
+
+def wait_crd_established(client, name, timeout=CRD_TIMEOUT):
+    def established(crds):
+        conditions = [c for crd in crds.values() for c in (crd.get("status") or {}).get("conditions") or []]
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+    found = watch_until(
+        client,
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        established,
+        timeout,
+        field_selector="metadata.name=%s" % name,
+    )
+    if not found:
+        raise WaitTimeout("CRD %s was not established within %ss; check the API server's log" % (name, timeout))
+
+
+def wait_pods_replaced(client, spec, old_pods, nodes, timeout):
+    """Wait until the CNI's DaemonSet has rolled out and no pod of before the change is left."""
+    namespace = spec["namespace"]
+    old_uids = set(pod["metadata"]["uid"] for pod in old_pods)
+    started = time.time()
+    final = {}
+
+    def daemonset_done(items):
+        final.update(next((ds for ds in items.values() if rolled_out(ds)), {}))
+        return bool(final)
+
+    done = watch_until(
+        client,
+        "apps/v1",
+        "DaemonSet",
+        daemonset_done,
+        timeout,
+        namespace=namespace,
+        field_selector="metadata.name=%s" % spec["daemonset"],
+    )
+    if done:
+        wanted = final["status"].get("desiredNumberScheduled", 0)
+
+        def pods_replaced(pods):
+            fresh = [p for p in pods.values() if p["metadata"]["uid"] not in old_uids and pod_ready(p)]
+            return len(fresh) >= wanted and not any(uid in old_uids for uid in pods)
+
+        remaining = max(1, timeout - (time.time() - started))
+        done = watch_until(
+            client, "v1", "Pod", pods_replaced, remaining, namespace=namespace, label_selector=spec["pod_selector"]
+        )
+    if not done:
+        pods = client.list("v1", "Pod", namespace, label_selector=spec["pod_selector"])
+        raise WaitTimeout(
+            "%s did not finish restarting within %ss; nodes without a new ready pod: %s"
+            % (
+                spec["daemonset"],
+                timeout,
+                ", ".join(lagging_nodes(pods, nodes, old_uids)) or "(none; old pods still terminating)",
+            )
+        )
