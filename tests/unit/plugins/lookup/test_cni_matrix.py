@@ -1,0 +1,41 @@
+"""The cni_matrix lookup: what roles read of the matrix, keyed by every accepted backend name."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleError
+from ansible_collections.kubeforge.cluster.plugins.lookup.cni_matrix import LookupModule
+
+
+def lookup(*names):
+    return LookupModule().run(list(names))
+
+
+def test_calico_entry_keys_ports_and_kernel_by_every_backend_name_alias_included():
+    (calico,) = lookup("calico")
+    assert calico["backends"] == ["bgp", "ipip", "vxlan", "bird"]
+    assert calico["ports"]["bird"] == ["179/tcp"]  # the alias must not report "no extra ports"
+    assert calico["ports"]["ipip"] == ["179/tcp", "ipip"]
+    assert calico["kernel"]["ipip"] == ["ipip"]
+    assert (calico["default_pod_cidr"], calico["default_backend"], calico["version"]) == (
+        "192.168.0.0/16",
+        "ipip",
+        "v3.32.1",
+    )
+
+
+def test_flannel_entry_has_its_backends_and_what_each_needs_of_a_node():
+    (flannel,) = lookup("flannel")
+    assert flannel["ports"] == {
+        "vxlan": ["8472/udp"],
+        "host-gw": [],
+        "wireguard": ["51820/udp"],
+        "udp": ["8285/udp"],
+        "ipip": ["ipip"],
+    }
+    assert flannel["kernel"]["udp"] == ["tun"] and flannel["node_kernel"] == ["overlay", "br_netfilter"]
+
+
+def test_unknown_cni_is_an_ansible_error_naming_the_choices():
+    with pytest.raises(AnsibleError, match="use one of: flannel, calico, canal"):
+        lookup("weave")
