@@ -136,7 +136,7 @@ def flannel_backend_keys(backend, options):
         if name not in allowed:
             users = [other for other, spec in FLANNEL_BACKENDS.items() if name in spec["options"]]
             raise InputError(
-                "%s does not apply to flannel backend %s; it applies to: %s"
+                "option %s does not apply to flannel backend %s; it applies to: %s"
                 % (name, backend, ", ".join(users) or "no flannel backend")
             )
     for name, value in given.items():

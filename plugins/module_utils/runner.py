@@ -189,6 +189,7 @@ class CniConfigRunner:
             "changed": bool(writer.changed or self.restarted),
             "cni": req.cni,
             "backend": req.backend,
+            "previous_backend": self.old_backend,
             "pod_cidr": self.pod_cidr,
             "version": image_tag(self.daemonset, self.spec["version_container"]),
             "created": writer.created,

@@ -195,6 +195,11 @@ backend:
   returned: success
   type: str
   sample: vxlan
+previous_backend:
+  description: The backend the cluster had before this run; null when this run installed the CNI.
+  returned: success
+  type: str
+  sample: vxlan
 encapsulation:
   description: Calico's IPPool mode for the backend; null for bgp.
   returned: success and cni is calico
