@@ -54,6 +54,7 @@ def empty_result(nodes, reason):
         "checks": 0,
         "failures": [],
         "cleaned_up": None,
+        "timings": {},
     }
 
 
@@ -110,13 +111,20 @@ class Verifier:
             return empty_result(names, reason)
         not_ready = sorted(node["metadata"]["name"] for node in nodes if not verify.node_ready(node))
         probed = [name for name in names if name not in not_ready]
-        self.deadline = time.time() + self.timeout
+        started = time.time()
+        self.deadline = started + self.timeout
+        self.timings = {}
         self.remove_leftovers()
+        self.lap("leftovers", started)
         try:
             result = self.probe(names, probed)
         finally:
+            mark = time.time()
             cleaned_up = self.cleanup()
+            self.lap("cleanup", mark)
         result["cleaned_up"] = cleaned_up
+        self.lap("total", started)
+        result["timings"] = self.timings
         for name in not_ready:
             result["failures"].insert(0, "%s: node is not Ready (not probed)" % name)
         if result["failures"]:
@@ -124,6 +132,9 @@ class Verifier:
             result["reason"] = verify.failure_message(result["failures"], result["checks"])
             raise VerifyFailed(result["reason"], result)
         return result
+
+    def lap(self, name, since):
+        self.timings[name] = round(time.time() - since, 2)
 
     # -- the namespace ------------------------------------------------------------------------------
     def remaining(self):
@@ -191,7 +202,9 @@ class Verifier:
             self.warnings.append("no kube-proxy DaemonSet in kube-system: the pod -> ClusterIP check is skipped")
         for name in probed:
             self.create(verify.target_pod(self.namespace, name, index[name], self.image, self.pull_policy))
+        mark = time.time()
         target_ips = self.wait_targets(probed)
+        self.lap("targets_ready", mark)
         targets_of = dict((name, []) for name in probed)
         for source, target in pairs:
             targets_of[source].append((index[target], target_ips[target]))
@@ -211,7 +224,9 @@ class Verifier:
                     attempts,
                 )
                 probers.append((name, host_network, self.create(pod)["metadata"]["name"]))
+        mark = time.time()
         self.wait_probers()
+        self.lap("probes", mark)
         by_index = dict((i, name) for name, i in index.items())
         for source, host_network, pod_name in probers:
             found = verify.parse_probe_log(self.client.pod_log(pod_name, self.namespace, "probe"))

@@ -182,6 +182,13 @@ cleaned_up:
   description: True when the probe namespace was gone before the module returned; null while it is still terminating.
   returned: always
   type: bool
+timings:
+  description:
+    - Seconds each phase took - C(leftovers) (an earlier run's namespace gone), C(targets_ready), C(probes)
+      (probers created until all finished), C(cleanup) (delete and watch the namespace go, at most 10 s), C(total).
+  returned: when the module probed
+  type: dict
+  sample: {leftovers: 0.01, targets_ready: 3.1, probes: 4.2, cleanup: 5.0, total: 12.5}
 api_requests:
   description: API requests this run made, by kind.
   returned: always
