@@ -44,7 +44,7 @@ def verify(*args: str) -> tuple[int, dict, str]:
         result = json.loads(out.read_text())
     failed = bool(result.get("failed"))
     if result.get("timings"):
-        TIMINGS.append({"args": list(args), "wall_s": round(wall, 1), "failed": failed, **result["timings"]})
+        TIMINGS.append({"args": list(args), "wall_s": round(wall, 1), "msg": result.get("msg"), **result["timings"]})
     return (1 if failed else 0), result, run.output
 
 
@@ -153,8 +153,37 @@ def switch(backend: str) -> None:
     assert run.rc == 0, run.tail()
 
 
-def test_host_gw_verifies_after_a_live_switch(control_plane):
+def coredns_nodes(control_plane) -> set[str]:
+    pods = control_plane.run(
+        f"{ADMIN} -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{{.items[*].spec.nodeName}}'"
+    )
+    return set(pods.stdout.split())
+
+
+def restart_coredns(control_plane) -> None:
+    # What the switch reports as workloads_to_restart: pods that keep the old backend's MTU.
+    restarted = control_plane.run(
+        f"{ADMIN} -n kube-system rollout restart deployment coredns && "
+        f"{ADMIN} -n kube-system rollout status deployment coredns --timeout=120s"
+    )
+    assert restarted.rc == 0, restarted.stdout + restarted.stderr
+
+
+def test_host_gw_after_a_live_switch_finds_the_old_mtu_then_verifies(control_plane):
+    # vxlan -> host-gw raises the pods' MTU from 1450 to 1500. CoreDNS's pods keep 1450 until restarted, and
+    # their veths hold their node's cni0 bridge at 1450: a new pod's full-size packet to that node with DF is
+    # answered "fragmentation needed". cni_verify names exactly those pairs; after the restart all pass.
+    stale = coredns_nodes(control_plane)
+    assert stale
     switch("host-gw")
+    rc, result, _ = verify()
+    assert rc == 1 and result["verified"] is False
+    assert result["pod_mtu"] == dict.fromkeys(NODES, 1500)
+    assert failed_pairs(result, "pod") == set() and failed_pairs(result, "host") == set(), result["failures"]
+    mtu_failed = {pair for pair, entry in by_pair(result, "pod").items() if not entry["mtu"]["ok"]}
+    assert mtu_failed == {(s, t) for s, t in ORDERED_PAIRS if t in stale}, result["failures"]
+    assert namespace_gone(control_plane)
+    restart_coredns(control_plane)
     rc, result, output = verify()
     assert rc == 0, output[-3000:]
     assert_all_pass(result, mtu=1500)
@@ -167,3 +196,4 @@ def test_back_to_vxlan_verifies(control_plane):
     assert rc == 0, output[-3000:]
     assert_all_pass(result, mtu=1450)
     assert namespace_gone(control_plane)
+    restart_coredns(control_plane)  # leave no pod on host-gw's MTU behind
