@@ -161,10 +161,13 @@ def coredns_nodes(control_plane) -> set[str]:
 
 
 def restart_coredns(control_plane) -> None:
-    # What the switch reports as workloads_to_restart: pods that keep the old backend's MTU.
+    # What the switch reports as workloads_to_restart: pods that keep the old backend's MTU. The old pods must be
+    # gone, not only the new ones ready: a terminating pod's veth still holds its node's cni0 at the old MTU.
+    old = control_plane.run(f"{ADMIN} -n kube-system get pods -l k8s-app=kube-dns -o name").stdout.split()
     restarted = control_plane.run(
         f"{ADMIN} -n kube-system rollout restart deployment coredns && "
-        f"{ADMIN} -n kube-system rollout status deployment coredns --timeout=120s"
+        f"{ADMIN} -n kube-system rollout status deployment coredns --timeout=120s && "
+        f"{ADMIN} -n kube-system wait --for=delete {' '.join(old)} --timeout=120s"
     )
     assert restarted.rc == 0, restarted.stdout + restarted.stderr
 
