@@ -363,6 +363,21 @@ def binary(bin_dir: Path, name: str) -> str:
 
 # The data-plane tests' own image (tests/nodes/probes.py); a name no registry serves.
 PROBE_IMAGE = "kubeforge.test/probe:v1"
+# What cni_verify runs of the upstream agnhost image, on busybox: `netexec --http-port=N` is an HTTP server
+# answering GET / with 200 (busybox httpd serving one index file). Anything else is refused, loudly.
+AGNHOST_STANDIN = """#!/bin/sh
+# kubeforge test bed: a stand-in for agnhost (registry.k8s.io/e2e-test-images/agnhost), netexec only.
+[ "$1" = netexec ] || { echo "agnhost stand-in: only netexec is supported, not: $*" >&2; exit 2; }
+shift
+port=8080
+for arg in "$@"; do
+  case "$arg" in
+    --http-port=*) port="${arg#--http-port=}" ;;
+    *) echo "agnhost stand-in: unsupported netexec argument: $arg" >&2; exit 2 ;;
+  esac
+done
+exec httpd -f -p "$port" -h /srv/agnhost
+"""
 
 
 def image_for(ref: str, bin_dir: Path, cache: dict[str, list[Entry]]) -> Image:
@@ -415,8 +430,15 @@ def image_for(ref: str, bin_dir: Path, cache: dict[str, list[Entry]]) -> Image:
         entries = [*base, host_file(program, "/flannel"), *once("busybox", busybox_entries)]
         return Image(ref, entries, cmd=["/bin/sh"], version_probe=[program, "--version"])
     if ref == PROBE_IMAGE:
-        # The tests' probe pods: busybox's sh, ping, nc, wget and sleep.
-        return Image(ref, [*base, *once("busybox", busybox_entries)], cmd=["/bin/sh"])
+        # The tests' probe pods: busybox's sh, ping, nc, wget and sleep; and an /agnhost stand-in, so that
+        # cni_verify's target pods (`/agnhost netexec --http-port=8080`, the upstream agnhost image) run here.
+        entries = [
+            *base,
+            *once("busybox", busybox_entries),
+            Entry("/agnhost", 0o755, data=AGNHOST_STANDIN.encode()),
+            Entry("/srv/agnhost/index.html", 0o644, data=b"NOW: kubeforge probe\n"),
+        ]
+        return Image(ref, entries, cmd=["/bin/sh"])
     raise ImageError(f"no recipe for image {ref}: add one to tools/images.py")
 
 

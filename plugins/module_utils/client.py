@@ -122,6 +122,15 @@ class KubeClient:
         listing = self._call("GET", self.path(api_version, kind, namespace), query=query, count="LIST")
         return listing.get("items", []), listing.get("metadata", {}).get("resourceVersion")
 
+    def pod_log(self, name, namespace, container=None):
+        """A pod's log as text (the log subresource answers text/plain, not JSON)."""
+        query = [("container", container)] if container else None
+        self.requests["GET"] += 1
+        response = self._raw("GET", self.path("v1", "Pod", namespace, name) + "/log", query=query, accept="*/*")
+        data = response.data
+        response.release_conn()
+        return data.decode("utf-8", "replace") if data else ""
+
     # -- writes ---------------------------------------------------------------------------------
     def _object_path(self, obj, with_name=True):
         meta = obj["metadata"]
@@ -211,11 +220,11 @@ class KubeClient:
         response.release_conn()
         return json.loads(data) if data else {}
 
-    def _raw(self, method, path, query=None, body=None, content_type=None, stream=False):
+    def _raw(self, method, path, query=None, body=None, content_type=None, stream=False, accept="application/json"):
         # The client's own urllib3 pool (TLS and proxy from the kubeconfig) with our own requests: its
         # call_api signature changed between client releases, the pool did not.
         config = self.api.configuration
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
         if getattr(config, "refresh_api_key_hook", None):

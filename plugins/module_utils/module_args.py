@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.kubeforge.cluster.plugins.module_utils import verify
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     ALL_BACKENDS,
     CALICO_ENCAPSULATION_MODES,
@@ -69,6 +70,19 @@ def cni_info_argument_spec():
         "cni": {"type": "str", "choices": list(CNI_NAMES)},
         "backend": {"type": "str", "choices": list(ALL_BACKENDS)},
         "pod_cidr": {"type": "str"},
+    }
+    spec.update(KUBE_AUTH_ARGS)
+    return spec
+
+
+def cni_verify_argument_spec():
+    spec = {
+        "namespace": {"type": "str", "default": verify.DEFAULT_NAMESPACE},
+        "probe_image": {"type": "str", "default": verify.DEFAULT_PROBE_IMAGE},
+        "image_registry": {"type": "str"},
+        "image_pull_policy": {"type": "str", "default": "IfNotPresent", "choices": ["Always", "IfNotPresent", "Never"]},
+        "max_pairs": {"type": "int", "default": verify.DEFAULT_MAX_PAIRS},
+        "timeout": {"type": "int", "default": verify.DEFAULT_TIMEOUT},
     }
     spec.update(KUBE_AUTH_ARGS)
     return spec

@@ -10,6 +10,7 @@ import yaml
 from ansible_collections.kubeforge.cluster.plugins.module_utils.module_args import (
     cni_config_argument_spec,
     cni_info_argument_spec,
+    cni_verify_argument_spec,
 )
 
 MODULES = Path(__file__).resolve().parents[4] / "plugins" / "modules"
@@ -24,7 +25,12 @@ def documented_options(module):
 
 
 @pytest.mark.parametrize(
-    ("module", "spec"), [("cni_config", cni_config_argument_spec), ("cni_info", cni_info_argument_spec)]
+    ("module", "spec"),
+    [
+        ("cni_config", cni_config_argument_spec),
+        ("cni_info", cni_info_argument_spec),
+        ("cni_verify", cni_verify_argument_spec),
+    ],
 )
 def test_documentation_matches_the_argument_spec(module, spec):
     documented = documented_options(module)
