@@ -32,3 +32,10 @@ def unenforced_networkpolicy_warning(cni, policies):
         "Install Canal (cni=canal: Flannel's networking with Calico's policy engine) to enforce them"
         % (len(policies), "" if len(policies) == 1 else "s", "s" if len(policies) == 1 else "", shown)
     )
+
+
+def networkpolicy_warning(client, cni):
+    """The warning for the live cluster; lists NetworkPolicies only where the CNI is Flannel."""
+    if cni != "flannel":
+        return None
+    return unenforced_networkpolicy_warning(cni, client.list(*NETWORKPOLICY_API))

@@ -24,6 +24,8 @@ description:
   - The pod CIDR is checked against the cluster (kubeadm-config C(networking.podSubnet), node
     C(spec.podCIDR), the live CNI config); a mismatch is refused, because changing it is a migration.
   - Every bad input fails before anything is written.
+  - Warns when the CNI is Flannel and NetworkPolicy objects exist, since Flannel enforces none of them
+    (Canal does).
 author:
   - kubeforge maintainers (@kubeforge)
 extends_documentation_fragment:
@@ -264,6 +266,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.module_args impo
     CNI_CONFIG_MUTUALLY_EXCLUSIVE,
     cni_config_argument_spec,
 )
+from ansible_collections.kubeforge.cluster.plugins.module_utils.netpol import networkpolicy_warning
 from ansible_collections.kubeforge.cluster.plugins.module_utils.request import build_request
 from ansible_collections.kubeforge.cluster.plugins.module_utils.runner import CniConfigRunner
 
@@ -291,6 +294,9 @@ def main():
         client = KubeClient(module.params["kubeconfig"], module.params["context"])
         runner = CniConfigRunner(client, request, module.check_mode, fetch_url, module.warn)
         result = runner.run()
+        warning = networkpolicy_warning(client, request.cni)
+        if warning:
+            module.warn(warning)
     except KubeforgeError as exc:
         partial = {}
         if runner is not None:

@@ -16,6 +16,8 @@ description:
     kubeadm's C(networking.podSubnet) and every node's C(spec.podCIDR).
   - With O(cni), O(backend) or O(pod_cidr) given, lists where the cluster differs from them.
   - Reads only; never changes anything.
+  - Warns when the CNI is Flannel and NetworkPolicy objects exist, since Flannel enforces none of them
+    (Canal does).
 author:
   - kubeforge maintainers (@kubeforge)
 extends_documentation_fragment:
@@ -124,6 +126,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.client import (
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import KubeforgeError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.info import inspect
 from ansible_collections.kubeforge.cluster.plugins.module_utils.module_args import cni_info_argument_spec
+from ansible_collections.kubeforge.cluster.plugins.module_utils.netpol import networkpolicy_warning
 
 
 def main():
@@ -135,8 +138,11 @@ def main():
         client = KubeClient(params["kubeconfig"], params["context"])
         wanted = {"cni": params["cni"], "backend": params["backend"], "pod_cidr": params["pod_cidr"]}
         info = inspect(client, wanted)
+        warning = networkpolicy_warning(client, info["cni"])
     except KubeforgeError as exc:
         module.fail_json(msg=str(exc))
+    if warning:
+        module.warn(warning)
     module.exit_json(changed=False, api_requests=client.requests, **info)
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 from ansible_collections.kubeforge.cluster.plugins.module_utils import verify
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError
-from ansible_collections.kubeforge.cluster.plugins.module_utils.netpol import unenforced_networkpolicy_warning
+from ansible_collections.kubeforge.cluster.plugins.module_utils.netpol import (
+    networkpolicy_warning,
+    unenforced_networkpolicy_warning,
+)
 from ansible_collections.kubeforge.cluster.plugins.module_utils.verify_run import Verifier
 
 from .fake_client import FakeClient
@@ -261,3 +264,16 @@ def test_image_registry_moves_the_probe_image():
     assert verifier.image == "mirror.local/k8s/e2e-test-images/agnhost:2.63.0"
     with pytest.raises(InputError, match="max_pairs"):
         Verifier(NoWrites(), {"max_pairs": -1})
+
+
+def test_networkpolicy_warning_lists_policies_only_for_flannel():
+    client = FakeClient(
+        [
+            {"kind": "NetworkPolicy", "metadata": {"name": "deny", "namespace": "shop"}},
+            {"kind": "NetworkPolicy", "metadata": {"name": "allow-web", "namespace": "shop"}},
+        ]
+    )
+    assert networkpolicy_warning(client, "canal") is None and client.requests["LIST"] == 0
+    warning = networkpolicy_warning(client, "flannel")
+    assert warning.startswith("2 NetworkPolicy objects exist in shop (2), but Flannel does not enforce NetworkPolicy")
+    assert "Install Canal" in warning
