@@ -23,6 +23,9 @@ class CniDriver:
     crd = None
     # Nodes on different backends cannot reach each other: replace all pods at once, not one by one.
     replace_pods_at_once = False
+    # Pods of a node share one bridge, which takes the smallest MTU of its ports: pods started on a smaller
+    # MTU hold every pod of their node to it after the MTU grows, not only after it shrinks.
+    pods_share_a_bridge = False
 
     def __init__(self, cni):
         self.cni = cni

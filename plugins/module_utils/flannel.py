@@ -103,6 +103,7 @@ def set_backend_privilege(daemonset, container, backend):
 
 class FlannelDriver(CniDriver):
     replace_pods_at_once = True
+    pods_share_a_bridge = True  # cni0
 
     def where(self):
         return "ConfigMap %s/%s" % (self.spec["namespace"], self.spec["configmap"])

@@ -83,6 +83,7 @@ def cni_verify_argument_spec():
         "image_pull_policy": {"type": "str", "default": "IfNotPresent", "choices": ["Always", "IfNotPresent", "Never"]},
         "max_pairs": {"type": "int", "default": verify.DEFAULT_MAX_PAIRS},
         "timeout": {"type": "int", "default": verify.DEFAULT_TIMEOUT},
+        "check_mtu": {"type": "bool", "default": True},
     }
     spec.update(KUBE_AUTH_ARGS)
     return spec

@@ -201,13 +201,23 @@ class CniConfigRunner:
         self.driver.report(self, result)
         if self.installing or not writer.updated:
             return result
-        if self.old_backend in self.spec["backends"] and mtu_overhead(req.cni, req.backend) > mtu_overhead(
-            req.cni, self.old_backend
-        ):
-            result["workloads_to_restart"] = self.workloads_to_restart()
+        if self.old_backend not in self.spec["backends"]:
+            return result
+        old, new = mtu_overhead(req.cni, self.old_backend), mtu_overhead(req.cni, req.backend)
+        if new > old:
+            result["workloads_to_restart"] = self.workloads_to_restart(
+                "the new backend's MTU is smaller; %d running pods keep the old MTU on their interfaces until "
+                "they are restarted (see workloads_to_restart)"
+            )
+        elif new < old and self.driver.pods_share_a_bridge:
+            result["workloads_to_restart"] = self.workloads_to_restart(
+                "the new backend's MTU is larger; %d running pods keep the old, smaller MTU, and their veths hold "
+                "their node's bridge (cni0) at it, so full-size packets to that node fail until they are "
+                "restarted (see workloads_to_restart)"
+            )
         return result
 
-    def workloads_to_restart(self):
+    def workloads_to_restart(self, warning):
         if self.check_mode:
             return []
         pods = self.client.list("v1", "Pod")
@@ -217,8 +227,5 @@ class CniConfigRunner:
             if not p["spec"].get("hostNetwork") and p["status"].get("phase") == "Running"
         )
         if workloads:
-            self.warn(
-                "the new backend's MTU is smaller; %d running pods keep the old MTU on their interfaces "
-                "until they are restarted (see workloads_to_restart)" % len(workloads)
-            )
+            self.warn(warning % len(workloads))
         return workloads

@@ -136,14 +136,14 @@ def target_pod(namespace, node, index, image, pull_policy):
     return _pod(name, namespace, node, "target", image, pull_policy, NAMESPACE_LABELS, spec)
 
 
-def prober_pod(namespace, node, index, image, pull_policy, targets, service_ip, host_network, attempts):
+def prober_pod(namespace, node, index, image, pull_policy, targets, service_ip, host_network, attempts, check_mtu=True):
     """targets: [(target index, pod IP)]; the script prints what it found and exits."""
     args = [service_ip or "-"] + ["%d=%s" % (target, ip) for target, ip in targets]
     container = {
         "name": "probe",
         "command": ["sh", "-c", PROBE_SCRIPT, "probe", *args],
         "env": [
-            {"name": "MTU_CHECK", "value": "0" if host_network else "1"},
+            {"name": "MTU_CHECK", "value": "1" if check_mtu and not host_network else "0"},
             {"name": "SERVICE_ATTEMPTS", "value": str(attempts)},
         ],
     }

@@ -73,6 +73,7 @@ class Verifier:
         if self.max_pairs < 1:
             raise InputError("max_pairs=%s: give at least 1" % self.max_pairs)
         self.timeout = params.get("timeout") or verify.DEFAULT_TIMEOUT
+        self.check_mtu = params.get("check_mtu", True)
         self.check_mode = check_mode
         self.warnings = []
 
@@ -222,6 +223,7 @@ class Verifier:
                     None if host_network else service_ip,
                     host_network,
                     attempts,
+                    self.check_mtu,
                 )
                 probers.append((name, host_network, self.create(pod)["metadata"]["name"]))
         mark = time.time()

@@ -241,7 +241,10 @@ stale_node_state:
   elements: dict
   sample: [{node: node-1, devices: [flannel.1], routes: []}]
 workloads_to_restart:
-  description: Running pods (namespace/name) that keep the old, larger MTU until restarted.
+  description:
+    - Running pods (namespace/name) that keep the old MTU until restarted, after a switch to a smaller MTU,
+      and on Flannel and Canal also to a larger one (a node's pods share the C(cni0) bridge, which takes
+      the smallest MTU of its ports).
   returned: always
   type: list
   elements: str

@@ -71,6 +71,14 @@ options:
     type: str
     default: IfNotPresent
     choices: [Always, IfNotPresent, Never]
+  check_mtu:
+    description:
+      - Run the full-MTU don't-fragment ping between pods. Turn it off right after a backend switch that
+        changed the MTU while pods started on the old MTU still run (cni_config's C(workloads_to_restart)).
+        On Flannel their veths hold the node's C(cni0) bridge at the old, smaller MTU, so the check fails
+        until they are restarted.
+    type: bool
+    default: true
   max_pairs:
     description:
       - At most this many ordered node pairs are probed per path (pod and host). With more pairs than that, whole
