@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.helpers.ansible import describe_writes
 
@@ -166,10 +167,13 @@ def test_existing_playbook_uses_the_role_from_a_built_and_installed_collection(s
     installed = tmp_path / "collections/ansible_collections/kubeforge/cluster"
     assert (installed / "roles/cni_backend/meta/argument_specs.yml").is_file()
     assert not (installed / ".localcluster").exists() and not (installed / "tools").exists()
+    # The playbook gives cni_info only module_defaults for group/kubeforge.cluster.cni: no KUBECONFIG to fall back on.
+    env["KUBECONFIG"] = str(tmp_path / "no-such-kubeconfig")
     extra = {
         "cni_backend": "host-gw",
-        "cni_backend_kubeconfig": str(stopped_cluster.kubeconfig),
-        "cni_backend_manifest_mirror": str(REPO.parent / "shared" / "upstream"),
+        "platform_kubeconfig": str(stopped_cluster.kubeconfig),
+        "platform_context": yaml.safe_load(Path(stopped_cluster.kubeconfig).read_text())["current-context"],
+        "cni_manifest_mirror": str(REPO.parent / "shared" / "upstream"),
     }
     run = playbook(
         str(REPO / "tests/integration/files/existing_infra.yml"),
