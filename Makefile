@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 COLLECTION_LINK := .collections/ansible_collections/kubeforge/cluster
 
-.PHONY: help venv binaries cluster-up cluster-down cluster-status run lint sanity unit integration molecule test constraints \
+.PHONY: help venv binaries cluster-up cluster-down cluster-status run lint sanity unit integration molecule test constraints argument-specs \
 	nodes-deps nodes-up nodes-down nodes-status nodes-run nodes-test
 
 help:
@@ -91,6 +91,10 @@ sanity: venv
 
 unit: venv
 	pytest tests/unit $(PYTEST_ARGS)
+
+# The CNI roles' meta/argument_specs.yml from the CNI matrix (tests/unit/tools/test_argument_specs.py checks them).
+argument-specs: venv
+	python tools/gen_argument_specs.py
 
 integration: venv binaries nodes-deps
 	pytest tests/integration $(PYTEST_ARGS)
