@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO / ".collections"))
 from localcluster import ClusterSpec, LocalCluster  # noqa: E402
 
 from tests.helpers.ansible import AuditLog  # noqa: E402
+from tests.helpers.cluster_state import reuse  # noqa: E402
 from tests.helpers.kubectl import Kubectl  # noqa: E402
 
 
@@ -48,6 +49,7 @@ def local_cluster() -> LocalCluster:
     started_here = not cluster.is_healthy()
     cluster.up(spec)
     cluster.session_spec = spec
+    cluster.state = "fresh"
     yield cluster
     if started_here:
         cluster.down()
@@ -60,15 +62,9 @@ def kubectl(local_cluster: LocalCluster):
 
 @pytest.fixture
 def fresh_cluster(local_cluster: LocalCluster):
-    """The local cluster with no CNI installed: restarted when an earlier test installed one."""
-    running = local_cluster.running_spec()
-    if (
-        getattr(local_cluster, "dirty", False)
-        or running is None
-        or running.pod_cidr != local_cluster.session_spec.pod_cidr
-    ):
+    """The local cluster with no CNI installed: restarted unless the last test left it fresh."""
+    if not reuse(local_cluster, "fresh"):
         local_cluster.reset(local_cluster.session_spec)
-    local_cluster.dirty = True
     return local_cluster
 
 
@@ -76,7 +72,7 @@ def fresh_cluster(local_cluster: LocalCluster):
 def stopped_cluster(local_cluster: LocalCluster):
     """No local cluster running: for playbooks that bring it up themselves."""
     local_cluster.down()
-    local_cluster.dirty = True
+    local_cluster.state = None
     return local_cluster
 
 

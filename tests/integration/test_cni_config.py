@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.ansible import describe_writes, run_module
+from tests.helpers.cluster_state import leave, reuse
 
 POD_CIDR = "10.244.0.0/16"  # the local cluster's (tests/conftest.py)
 PSK = "pXW2Yh4j8bqvZ0cNc0q1o2iHn0m6g0cQW1K7o1Xx6kA="
@@ -68,6 +69,19 @@ class Cluster:
 @pytest.fixture
 def cluster(fresh_cluster, kubectl, upstream):
     return Cluster(kubectl, fresh_cluster, upstream)
+
+
+@pytest.fixture
+def flannel_cluster(local_cluster, kubectl, upstream):
+    """Flannel installed by cni_config with its defaults: the one the last test left so (leave(..., "flannel")),
+    else a fresh cluster and an install."""
+    cluster = Cluster(kubectl, local_cluster, upstream)
+    if not reuse(local_cluster, "flannel"):
+        local_cluster.reset(local_cluster.session_spec)
+        installed = cluster.module(cni="flannel")
+        assert not installed.get("failed"), installed.get("msg")
+    cluster.local = local_cluster
+    return cluster
 
 
 def assert_one_running_pod_per_node(cluster, namespace, selector):
@@ -266,8 +280,10 @@ def test_calico_switch_cycle_in_calicos_order(cluster, audit):
     assert_second_run_writes_nothing(cluster, audit, {"cni": "calico", "backend": "bgp"})
 
 
-def test_check_mode_changes_nothing_and_shows_the_diff(cluster, audit):
-    assert not cluster.module(cni="flannel").get("failed")
+# Flannel installed once for the three tests that need it (flannel_cluster), then two that leave a fresh
+# cluster for the next test (fresh_cluster).
+def test_check_mode_changes_nothing_and_shows_the_diff(flannel_cluster, audit):
+    cluster = flannel_cluster
     refs = [("configmap", "kube-flannel", "kube-flannel-cfg"), ("daemonset", "kube-flannel", "kube-flannel-ds")]
     versions = cluster.resource_versions(*refs)
     uids = cluster.pod_uids("kube-flannel", "app=flannel")
@@ -284,15 +300,7 @@ def test_check_mode_changes_nothing_and_shows_the_diff(cluster, audit):
     assert cluster.resource_versions(*refs) == versions
     assert cluster.pod_uids("kube-flannel", "app=flannel") == uids
     assert describe_writes(audit.writes_since(since)) == []
-
-
-def test_check_mode_install_creates_nothing(cluster, audit):
-    since = audit.offset()
-    result = cluster.module(cni="calico", check=True)
-    assert not result.get("failed"), result.get("msg")
-    assert result["changed"] and "DaemonSet kube-system/calico-node" in result["created"]
-    assert describe_writes(audit.writes_since(since)) == []
-    assert cluster.kubectl.run("get", "daemonset", "-n", "kube-system", "calico-node", check=False).returncode != 0
+    leave(cluster.local, "flannel")
 
 
 BAD_INPUTS = [
@@ -308,8 +316,8 @@ BAD_INPUTS = [
 ]
 
 
-def test_bad_input_fails_with_its_message_and_changes_nothing(cluster, audit):
-    assert not cluster.module(cni="flannel").get("failed")
+def test_bad_input_fails_with_its_message_and_changes_nothing(flannel_cluster, audit):
+    cluster = flannel_cluster
     refs = [("configmap", "kube-flannel", "kube-flannel-cfg"), ("daemonset", "kube-flannel", "kube-flannel-ds")]
     versions = cluster.resource_versions(*refs)
     since = audit.offset()
@@ -321,10 +329,11 @@ def test_bad_input_fails_with_its_message_and_changes_nothing(cluster, audit):
         assert "not-a-key" not in json.dumps({k: v for k, v in result.items() if k != "stdout_of_run"})
     assert describe_writes(audit.writes_since(since)) == []
     assert cluster.resource_versions(*refs) == versions
+    leave(cluster.local, "flannel")
 
 
-def test_malformed_live_net_conf_and_unreachable_server_fail_cleanly(cluster, audit, tmp_path):
-    assert not cluster.module(cni="flannel").get("failed")
+def test_malformed_live_net_conf_and_unreachable_server_fail_cleanly(flannel_cluster, audit, tmp_path):
+    cluster = flannel_cluster
     cluster.kubectl.run(
         "patch",
         "configmap",
@@ -349,12 +358,23 @@ def test_malformed_live_net_conf_and_unreachable_server_fail_cleanly(cluster, au
     assert result.get("failed") and "cannot reach the API server at https://127.0.0.1:1" in result["msg"]
 
 
-def test_calico_pod_cidr_that_disagrees_with_kubeadm_is_refused(cluster, audit):
+def test_check_mode_install_creates_nothing(cluster, fresh_cluster, audit):
+    since = audit.offset()
+    result = cluster.module(cni="calico", check=True)
+    assert not result.get("failed"), result.get("msg")
+    assert result["changed"] and "DaemonSet kube-system/calico-node" in result["created"]
+    assert describe_writes(audit.writes_since(since)) == []
+    assert cluster.kubectl.run("get", "daemonset", "-n", "kube-system", "calico-node", check=False).returncode != 0
+    leave(fresh_cluster, "fresh")
+
+
+def test_calico_pod_cidr_that_disagrees_with_kubeadm_is_refused(cluster, fresh_cluster, audit):
     since = audit.offset()
     result = cluster.module(cni="calico", pod_cidr="192.168.0.0/16")
     assert result.get("failed")
     assert "disagrees with kubeadm-config ClusterConfiguration networking.podSubnet (10.244.0.0/16)" in result["msg"]
     assert describe_writes(audit.writes_since(since)) == []
+    leave(fresh_cluster, "fresh")
 
 
 def test_install_from_the_release_asset_is_adopted_and_switched(cluster, audit, upstream):

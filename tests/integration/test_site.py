@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.helpers.ansible import describe_writes
+from tests.helpers.cluster_state import leave, reuse
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -61,7 +63,23 @@ def site(*extra: str, check: bool = False) -> Run:
     return playbook(*args, *(["--check", "--diff"] if check else []))
 
 
-@pytest.mark.parametrize("cni", ["flannel", "calico", "canal"])
+@pytest.fixture
+def site_installed(local_cluster):
+    """install(cni): a cluster that site.yml built with cni, the one the last test left so (leave(..., "site:<cni>"),
+    or one of the other states given), else a new one."""
+
+    def install(cni: str, *also: str):
+        if not reuse(local_cluster, f"site:{cni}", *also, pod_cidr=DEFAULT_CIDR[cni]):
+            local_cluster.down()
+            run = site(f"cni={cni}")
+            assert run.rc == 0 and run.failed == 0, run.output[-3000:]
+        return local_cluster
+
+    return install
+
+
+# calico last: the two tests after this one start from the cluster it leaves.
+@pytest.mark.parametrize("cni", ["flannel", "canal", "calico"])
 def test_site_installs_each_cni_with_its_pod_cidr_and_a_second_run_changes_nothing(stopped_cluster, kubectl, cni):
     first = site(f"cni={cni}")
     assert first.rc == 0 and first.failed == 0, first.output[-3000:]
@@ -83,32 +101,11 @@ def test_site_installs_each_cni_with_its_pod_cidr_and_a_second_run_changes_nothi
     assert f"CNI: {cni} " in first.output and f"pod CIDR {cidr}" in first.output
     second = site(f"cni={cni}")
     assert second.rc == 0 and second.changed == 0, second.output[-3000:]
+    leave(stopped_cluster, f"site:{cni}")
 
 
-def test_backend_switch_through_site_and_switch_backend_then_nothing_changes(stopped_cluster, kubectl, audit):
-    assert site("cni=flannel").rc == 0
-    switched = site("cni=flannel", "cni_backend=host-gw")
-    assert switched.rc == 0 and switched.changed > 0, switched.output[-3000:]
-    conf = json.loads(
-        kubectl.json("get", "configmap", "-n", "kube-flannel", "kube-flannel-cfg")["data"]["net-conf.json"]
-    )
-    assert conf["Backend"]["Type"] == "host-gw"
-    since = audit.offset()
-    again = site("cni=flannel", "cni_backend=host-gw")
-    assert again.rc == 0 and again.changed == 0, again.output[-3000:]
-    assert describe_writes(audit.writes_since(since)) == []
-    wireguard = playbook("playbooks/switch_backend.yml", "-e", "cni_backend=wireguard")
-    assert wireguard.rc == 0 and wireguard.changed > 0, wireguard.output[-3000:]
-    conf = json.loads(
-        kubectl.json("get", "configmap", "-n", "kube-flannel", "kube-flannel-cfg")["data"]["net-conf.json"]
-    )
-    assert conf["Backend"]["Type"] == "wireguard"
-    again = playbook("playbooks/switch_backend.yml", "-e", "cni_backend=wireguard")
-    assert again.rc == 0 and again.changed == 0, again.output[-3000:]
-
-
-def test_check_mode_on_an_installed_cluster_changes_nothing_and_shows_the_diff(stopped_cluster, kubectl, audit):
-    assert site("cni=calico").rc == 0
+def test_check_mode_on_an_installed_cluster_changes_nothing_and_shows_the_diff(site_installed, kubectl, audit):
+    cluster = site_installed("calico")
     before = kubectl.json("get", "configmap", "-n", "kube-system", "calico-config")["metadata"]["resourceVersion"]
     since = audit.offset()
     checked = site("cni=calico", "cni_backend=vxlan", check=True)
@@ -118,10 +115,58 @@ def test_check_mode_on_an_installed_cluster_changes_nothing_and_shows_the_diff(s
     assert (
         kubectl.json("get", "configmap", "-n", "kube-system", "calico-config")["metadata"]["resourceVersion"] == before
     )
+    leave(cluster, "site:calico")
 
 
-def test_a_pod_cidr_that_disagrees_with_the_cluster_fails_and_changes_nothing(stopped_cluster, audit):
-    assert site("cni=flannel").rc == 0
+def live_backend(kubectl, cni: str) -> tuple:
+    """Flannel: net-conf.json's Backend.Type; Calico: calico_backend and the IPPool's ipipMode, vxlanMode."""
+    if cni == "flannel":
+        data = kubectl.json("get", "configmap", "-n", "kube-flannel", "kube-flannel-cfg")["data"]
+        return (json.loads(data["net-conf.json"])["Backend"]["Type"],)
+    pool = kubectl.json("get", "ippools.crd.projectcalico.org", "default-ipv4-ippool")["spec"]
+    calico_backend = kubectl.json("get", "configmap", "-n", "kube-system", "calico-config")["data"]["calico_backend"]
+    return (calico_backend, pool["ipipMode"], pool["vxlanMode"])
+
+
+# cni, (backend through site.yml, its live state), (backend and options through switch_backend.yml, its live state)
+# calico first, on the cluster the tests before leave; flannel last, for the test after.
+SWITCHES = [
+    # Calico's backend options go through the cni_backend role too (was molecule's switch_calico).
+    (
+        "calico",
+        ("bgp", ("bird", "Never", "Never")),
+        ("vxlan", {"encapsulation": "CrossSubnet"}, ("vxlan", "Never", "CrossSubnet")),
+    ),
+    ("flannel", ("host-gw", ("host-gw",)), ("wireguard", {}, ("wireguard",))),
+]
+
+
+@pytest.mark.parametrize(("cni", "through_site", "through_switch"), SWITCHES, ids=[s[0] for s in SWITCHES])
+def test_backend_switch_through_site_and_switch_backend_then_nothing_changes(
+    site_installed, kubectl, audit, cni, through_site, through_switch
+):
+    cluster = site_installed(cni)
+    backend, state = through_site
+    switched = site(f"cni={cni}", f"cni_backend={backend}")
+    assert switched.rc == 0 and switched.changed > 0, switched.output[-3000:]
+    assert live_backend(kubectl, cni) == state
+    since = audit.offset()
+    again = site(f"cni={cni}", f"cni_backend={backend}")
+    assert again.rc == 0 and again.changed == 0, again.output[-3000:]
+    assert describe_writes(audit.writes_since(since)) == []
+    backend, options, state = through_switch
+    extra = json.dumps({"cni_backend": backend, "cni_backend_options": options})
+    switched = playbook("playbooks/switch_backend.yml", "-e", extra)
+    assert switched.rc == 0 and switched.changed > 0, switched.output[-3000:]
+    assert live_backend(kubectl, cni) == state
+    again = playbook("playbooks/switch_backend.yml", "-e", extra)
+    assert again.rc == 0 and again.changed == 0, again.output[-3000:]
+    leave(cluster, f"site:{cni}:switched")
+
+
+def test_a_pod_cidr_that_disagrees_with_the_cluster_fails_and_changes_nothing(site_installed, audit):
+    # Any cluster site.yml built with flannel's pod CIDR: the switch test's last one will do.
+    site_installed("flannel", "site:flannel:switched")
     since = audit.offset()
     refused = site("cni=flannel", "pod_cidr=10.99.0.0/16")
     assert refused.rc != 0
@@ -166,10 +211,13 @@ def test_existing_playbook_uses_the_role_from_a_built_and_installed_collection(s
     installed = tmp_path / "collections/ansible_collections/kubeforge/cluster"
     assert (installed / "roles/cni_backend/meta/argument_specs.yml").is_file()
     assert not (installed / ".localcluster").exists() and not (installed / "tools").exists()
+    # The playbook gives cni_info only module_defaults for group/kubeforge.cluster.cni: no KUBECONFIG to fall back on.
+    env["KUBECONFIG"] = str(tmp_path / "no-such-kubeconfig")
     extra = {
         "cni_backend": "host-gw",
-        "cni_backend_kubeconfig": str(stopped_cluster.kubeconfig),
-        "cni_backend_manifest_mirror": str(REPO.parent / "shared" / "upstream"),
+        "platform_kubeconfig": str(stopped_cluster.kubeconfig),
+        "platform_context": yaml.safe_load(Path(stopped_cluster.kubeconfig).read_text())["current-context"],
+        "cni_manifest_mirror": str(REPO.parent / "shared" / "upstream"),
     }
     run = playbook(
         str(REPO / "tests/integration/files/existing_infra.yml"),
