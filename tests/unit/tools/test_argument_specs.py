@@ -31,14 +31,14 @@ def test_choices_follow_the_matrix_including_a_backend_added_to_it():
     matrix = gen.load_matrix()
     cnis = copy.deepcopy(matrix.CNIS)
     for cni in ("flannel", "canal"):
-        cnis[cni]["backends"] = {**cnis[cni]["backends"], "ipip": {}}
+        cnis[cni]["backends"] = {**cnis[cni]["backends"], "ipsec": {}}
     grown = SimpleNamespace(CNIS=cnis, CNI_NAMES=matrix.CNI_NAMES, CALICO_BACKEND_ALIASES={"bird": "bgp"})
     specs = gen.specs(grown)
     for cni in ("flannel", "canal"):
-        assert specs[cni]["main"]["options"]["cni_backend"]["choices"] == [*matrix.CNIS[cni]["backends"], "ipip"]
+        assert specs[cni]["main"]["options"]["cni_backend"]["choices"] == [*matrix.CNIS[cni]["backends"], "ipsec"]
     assert specs["calico"]["main"]["options"]["cni_backend"]["choices"] == [*matrix.CNIS["calico"]["backends"], "bird"]
     assert (
-        "flannel/canal - vxlan, host-gw, wireguard, udp, ipip"
+        "flannel/canal - vxlan, host-gw, wireguard, udp, ipip, ipsec"
         in (specs["cni_backend"]["main"]["options"]["cni_backend"]["description"][0])
     )
 
