@@ -159,6 +159,40 @@ def shared_options(matrix) -> dict[str, dict]:
             ],
             "default": True,
         },
+        "cni_verify_when": {
+            "type": "str",
+            "choices": ["changed", "always", "never"],
+            "description": [
+                "When to verify the pod network with kubeforge.cluster.cni_verify (probe pods on every node:"
+                " pod to pod, host to pod, ClusterIP, full-MTU packets): after an install or a switch (changed),"
+                " on every run (always), or never."
+            ],
+            "default": "changed",
+        },
+        "cni_verify_probe_image": {
+            "type": "str",
+            "description": ["The probe pods' image; empty is cni_verify's default (the upstream agnhost e2e image)."],
+            "default": "",
+        },
+        "cni_verify_image_pull_policy": {
+            "type": "str",
+            "description": ["The probe pods' imagePullPolicy; empty is cni_verify's default (IfNotPresent)."],
+            "default": "",
+        },
+        "cni_verify_timeout": {
+            "type": "int",
+            "description": ["Seconds the verification may take."],
+            "default": 120,
+        },
+        "cni_rollback": {
+            "type": "bool",
+            "description": [
+                "When the verification after a switch fails, switch back to the previous backend (with that"
+                " backend's default options), verify again, and fail the play saying where the cluster is now."
+                " False leaves the cluster on the new backend and fails the play with what failed."
+            ],
+            "default": False,
+        },
     }
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.nodes import ADMIN, CONTROL_PLANE, node_host, playbook
+from tests.helpers.nodes import ADMIN, CONTROL_PLANE, kubectl_json, node_host, playbook
 
 NODES = ["kf-node-1", "kf-node-2", "kf-node-3"]
 NAMESPACE = "kubeforge-verify"
@@ -200,3 +200,53 @@ def test_back_to_vxlan_verifies(control_plane):
     assert_all_pass(result, mtu=1450)
     assert namespace_gone(control_plane)
     restart_coredns(control_plane)  # leave no pod on host-gw's MTU behind
+
+
+def live_flannel_backend(control_plane) -> str:
+    configmap = kubectl_json(control_plane, "-n", "kube-flannel", "get", "configmap", "kube-flannel-cfg")
+    return json.loads(configmap["data"]["net-conf.json"])["Backend"]["Type"]
+
+
+# Packets for kf-node-3's pods that arrive on its own interface are dropped in the forward hook: host-gw's path
+# (plain routing between the nodes) breaks, vxlan's (decapsulated on flannel.1) does not.
+BREAK_HOST_GW = (
+    "nft add table inet kfhostgw && "
+    "nft add chain inet kfhostgw fwd '{ type filter hook forward priority -10; }' && "
+    "nft add rule inet kfhostgw fwd iifname eth0 ip daddr 10.244.0.0/16 drop"
+)
+
+
+@pytest.fixture
+def host_gw_broken_on_node_3():
+    node3 = node_host("kf-node-3")
+    assert node3.run(BREAK_HOST_GW).rc == 0
+    yield
+    assert node3.run("nft delete table inet kfhostgw").rc == 0
+
+
+def test_a_failed_switch_comes_back_to_the_previous_backend_with_the_way_back_on(
+    control_plane, host_gw_broken_on_node_3
+):
+    assert live_flannel_backend(control_plane) == "vxlan"
+    run = playbook("playbooks/switch_backend.yml", "-e", "cni_backend=host-gw", "-e", "cni_rollback=true")
+    assert run.rc != 0
+    assert "failed verification after switching flannel from vxlan to host-gw" in run.output, run.tail()
+    assert "kf-node-1 -> kf-node-3 (pod): icmp, tcp" in run.output, run.tail()
+    assert "Switched back to vxlan, which verifies. The cluster is now on vxlan." in run.output, run.tail()
+    assert live_flannel_backend(control_plane) == "vxlan"
+    assert namespace_gone(control_plane)
+
+
+def test_a_failed_switch_stays_and_says_so_with_the_way_back_off(control_plane, host_gw_broken_on_node_3):
+    run = playbook("playbooks/switch_backend.yml", "-e", "cni_backend=host-gw")
+    assert run.rc != 0
+    assert "failed verification after switching flannel from vxlan to host-gw" in run.output, run.tail()
+    assert "The cluster stays on host-gw (set cni_rollback: true" in run.output, run.tail()
+    assert live_flannel_backend(control_plane) == "host-gw"
+    assert namespace_gone(control_plane)
+
+
+def test_back_to_vxlan_once_the_path_is_repaired(control_plane):
+    switch("vxlan")
+    assert live_flannel_backend(control_plane) == "vxlan"
+    restart_coredns(control_plane)
