@@ -202,7 +202,8 @@ def pair_result(source, target, path, record):
         "tcp": {"ok": record.get("tcp") is True},
         "mtu": None,
     }
-    if path == "pod":
+    if path == "pod" and (record.get("mtu") is not None or not record):
+        # null: the prober ran without the MTU check (check_mtu: false); no record: it failed everything
         result["mtu"] = {"ok": record.get("mtu") is True, "payload": record.get("payload")}
     return result
 

@@ -211,8 +211,8 @@ def live_flannel_backend(control_plane) -> str:
 # (plain routing between the nodes) breaks, vxlan's (decapsulated on flannel.1) does not.
 BREAK_HOST_GW = (
     "nft add table inet kfhostgw && "
-    "nft add chain inet kfhostgw fwd '{ type filter hook forward priority -10; }' && "
-    "nft add rule inet kfhostgw fwd iifname eth0 ip daddr 10.244.0.0/16 drop"
+    "nft add chain inet kfhostgw forward_pods '{ type filter hook forward priority -10; }' && "
+    "nft add rule inet kfhostgw forward_pods iifname eth0 ip daddr 10.244.0.0/16 drop"
 )
 
 

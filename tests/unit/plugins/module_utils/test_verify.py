@@ -165,6 +165,13 @@ def test_failure_lines_name_the_pairs_and_what_failed():
     )
 
 
+def test_a_prober_without_the_mtu_check_reports_no_mtu_result():
+    unchecked = verify.pair_result("a", "b", "pod", {"icmp": True, "tcp": True, "mtu": None, "payload": 1422})
+    assert unchecked["mtu"] is None and verify.failure_lines([unchecked]) == []
+    pod_spec = verify.prober_pod("ns", "a", 0, "img", "Never", [(1, "10.244.1.5")], None, False, 3, check_mtu=False)
+    assert {"name": "MTU_CHECK", "value": "0"} in pod_spec["spec"]["containers"][0]["env"]
+
+
 def pod(name, role, phase, waiting=None, node_name="a"):
     status = {"phase": phase}
     if waiting:
