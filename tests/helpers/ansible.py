@@ -43,6 +43,7 @@ def run_module(module: str, args: dict, kubeconfig: Path, check: bool = False, d
     # The tree callback leaves out `failed` and the diff: take them from the run itself.
     result["failed"] = result.get("failed", False) or completed.returncode != 0
     result["stdout_of_run"] = completed.stdout
+    result["stderr_of_run"] = completed.stderr  # warnings
     return result
 
 

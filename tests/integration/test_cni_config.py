@@ -326,9 +326,37 @@ def test_bad_input_fails_with_its_message_and_changes_nothing(flannel_cluster, a
         assert result.get("failed"), args
         assert message in result["msg"], (args, result["msg"])
         # Only the module's own result: ad-hoc `ansible` echoes the command line's arguments on failure.
-        assert "not-a-key" not in json.dumps({k: v for k, v in result.items() if k != "stdout_of_run"})
+        assert "not-a-key" not in json.dumps({k: v for k, v in result.items() if not k.endswith("_of_run")})
     assert describe_writes(audit.writes_since(since)) == []
     assert cluster.resource_versions(*refs) == versions
+    leave(cluster.local, "flannel")
+
+
+def test_flannel_warns_that_networkpolicies_are_not_enforced_and_verify_will_not_pretend(flannel_cluster):
+    cluster = flannel_cluster
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "deny-ingress", "namespace": "default"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+    }
+    cluster.kubectl.run("apply", "-f", "-", stdin=json.dumps(policy))
+    try:
+        info = cluster.module("cni_info")
+        config = cluster.module(cni="flannel")
+        verify = cluster.module("cni_verify")
+    finally:
+        cluster.kubectl.run("delete", "networkpolicy", "-n", "default", "deny-ingress")
+    for result in (info, config):
+        assert not result["failed"], result.get("msg")
+        shown = " ".join((result["stdout_of_run"] + result["stderr_of_run"]).split())
+        assert "1 NetworkPolicy object exists in default (1), but Flannel does not enforce NetworkPolicy" in shown
+        assert "Install Canal" in shown
+    assert config["api_requests"]["write"] == 0
+    # kwok's nodes carry no packets: cni_verify says it cannot verify, never that the network works.
+    assert not verify["failed"] and verify["verified"] is False and verify["changed"] is False
+    assert "kwok's fake nodes" in verify["reason"] and verify["pairs"] == []
+    assert cluster.kubectl.json("get", "namespaces", "-l", "app.kubernetes.io/name=cni-verify")["items"] == []
     leave(cluster.local, "flannel")
 
 
