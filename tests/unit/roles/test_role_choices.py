@@ -8,7 +8,7 @@ import pytest
 import yaml
 from ansible_collections.kubeforge.cluster.plugins.module_utils import cni_matrix
 
-ROLES = Path(__file__).resolve().parents[2] / "roles"
+ROLES = Path(__file__).resolve().parents[3] / "roles"
 
 
 def role_options(role, entry="main"):
