@@ -342,9 +342,9 @@ def test_flannel_warns_that_networkpolicies_are_not_enforced_and_verify_will_not
     }
     cluster.kubectl.run("apply", "-f", "-", stdin=json.dumps(policy))
     try:
-        info = cluster.module("cni_info")
+        info = cluster.module("cni_info", cni="flannel")
         config = cluster.module(cni="flannel")
-        verify = cluster.module("cni_verify")
+        verify = cluster.module("cni_verify", timeout=60)
     finally:
         cluster.kubectl.run("delete", "networkpolicy", "-n", "default", "deny-ingress")
     for result in (info, config):
