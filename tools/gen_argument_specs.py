@@ -204,16 +204,18 @@ def install_role(matrix, cni: str, title: str) -> dict:
         "choices": backend_choices(matrix, cni),
         "description": [f"The {cni} backend; unset is {matrix.CNIS[cni]['default_backend']}."],
     }
+    return {"main": main_entry(title, options)}
+
+
+def main_entry(title: str, options: dict) -> dict:
     return {
-        "main": {
-            "short_description": title,
-            "description": [
-                f"{title}, idempotently; a second run changes nothing.",
-                "Runs where the admin kubeconfig is (the first control plane node).",
-            ],
-            "author": AUTHOR,
-            "options": options,
-        }
+        "short_description": title,
+        "description": [
+            f"{title}, idempotently; a second run changes nothing.",
+            "Runs where the admin kubeconfig is (the first control plane node).",
+        ],
+        "author": AUTHOR,
+        "options": options,
     }
 
 
@@ -226,15 +228,7 @@ def cni_role(matrix) -> dict:
         "description": [f"The backend; unset is the CNI's default ({default_backends(matrix)})."],
     }
     return {
-        "main": {
-            "short_description": title,
-            "description": [
-                f"{title}, idempotently; a second run changes nothing.",
-                "Runs where the admin kubeconfig is (the first control plane node).",
-            ],
-            "author": AUTHOR,
-            "options": options,
-        },
+        "main": main_entry(title, options),
         "validate": {
             "short_description": "Check cni and cni_backend before anything runs",
             "description": ["Fails at role entry naming the allowed values of cni and, for that CNI, of cni_backend."],

@@ -55,7 +55,8 @@ class LiveCluster:
                 % (others[0], other["namespace"], other["daemonset"], others[0], others[0])
             )
         self.cni = cni or (installed[0] if installed else None)
-        self.nodes = dict((n["name"], n) for n in (node_summary(node) for node in client.list("v1", "Node")))
+        self.node_objects = client.list("v1", "Node")
+        self.nodes = dict((n["name"], n) for n in (node_summary(node) for node in self.node_objects))
         self.kubeadm_subnet = kubeadm_pod_subnet(client.get("v1", "ConfigMap", "kubeadm-config", "kube-system"))
         self.driver = self.configmap = self.daemonset = self.pool = self.felix = None
         if self.cni is None:

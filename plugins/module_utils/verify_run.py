@@ -22,10 +22,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import (
 )
 from ansible_collections.kubeforge.cluster.plugins.module_utils.live import LiveCluster
 from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import replace_registry
-from ansible_collections.kubeforge.cluster.plugins.module_utils.netpol import (
-    NETWORKPOLICY_API,
-    unenforced_networkpolicy_warning,
-)
+from ansible_collections.kubeforge.cluster.plugins.module_utils.netpol import networkpolicy_warning
 from ansible_collections.kubeforge.cluster.plugins.module_utils.waiter import pod_ready, watch_until
 
 CLEANUP_WAIT = 10  # seconds to watch the namespace go away at the end; the next run removes it anyway
@@ -81,15 +78,15 @@ class Verifier:
     def read(self):
         try:
             live = LiveCluster(self.client)
-            cni = live.cni
         except LiveStateError as exc:
-            cni = None
             self.warnings.append("cannot tell the installed CNI: %s" % exc)
-        warning = unenforced_networkpolicy_warning(cni, self.client.list(*NETWORKPOLICY_API))
+            self.cni = None
+            return self.client.list("v1", "Node")
+        self.cni = live.cni
+        warning = networkpolicy_warning(self.client, live.cni)
         if warning:
             self.warnings.append(warning)
-        self.cni = cni
-        return self.client.list("v1", "Node")
+        return live.node_objects
 
     def run(self):
         nodes = self.read()

@@ -255,6 +255,8 @@ def test_kwok_nodes_are_never_reported_verified():
     assert result["nodes"] == ["kwok-0", "kwok-1"]
     assert verifier.warnings == [result["reason"]]
     assert client.requests["write"] == 0
+    # The nodes are listed once (with the DaemonSets that tell the CNI); no CNI, so no NetworkPolicy list.
+    assert client.requests["LIST"] == 2
 
 
 def test_check_mode_creates_nothing_and_says_so():
