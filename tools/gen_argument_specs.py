@@ -230,10 +230,14 @@ def cni_role(matrix) -> dict:
     return {
         "main": main_entry(title, options),
         "validate": {
-            "short_description": "Check cni and cni_backend before anything runs",
-            "description": ["Fails at role entry naming the allowed values of cni and, for that CNI, of cni_backend."],
+            "short_description": "Check every input of the role before anything runs",
+            "description": [
+                "Fails at role entry on a variable of the wrong type or value, then names the allowed backends of the"
+                " CNI, then checks the rest as kubeforge.cluster.cni_config will read it (validate_only) - the backend"
+                " options and their ranges, the pod CIDR, the version and the manifest source - without a cluster.",
+            ],
             "author": AUTHOR,
-            "options": {name: options[name] for name in ("cni_name", "cni_backend")},
+            "options": options,
         },
         "info": {
             "short_description": "Read the installed CNI (the cni_backend role's first step)",

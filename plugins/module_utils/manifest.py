@@ -25,6 +25,8 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix impor
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, ManifestError
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+# Upstream tags releases vMAJOR.MINOR.PATCH; the URL and the mirror layout are built from it.
+VERSION_RE = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$")
 # Applied first: the API server must know a CRD (and a namespace) before objects that use it.
 KIND_ORDER = ("Namespace", "CustomResourceDefinition")
 
@@ -35,15 +37,34 @@ class ManifestSource:
     def __init__(self, cni, version, url=None, sha256=None, path=None, mirror=None):
         if sha256 is not None and not SHA256_RE.match(sha256.lower()):
             raise InputError("manifest_sha256=%r is not a sha256 (64 hex digits)" % sha256)
+        if not VERSION_RE.match(version):
+            raise InputError("version=%r is not a release tag; write it as upstream tags it, e.g. v1.2.3" % version)
         self.cni = cni
         self.version = version
+        self.mirror = mirror
         self.path = path or (os.path.join(mirror, mirror_path(cni, version)) if mirror else None)
         self.url = None if self.path else (url or manifest_url(cni, version))
         default_sha = known_sha256(cni, version) if not url and not path else None
         self.sha256 = (sha256 or default_sha or "").lower() or None
+        if self.url and not self.sha256:
+            # A download is only as good as its checksum: never install what nobody pinned.
+            raise InputError(
+                "no sha256 is known for %s %s (%s); pass manifest_sha256, or take the file from manifest_mirror or "
+                "manifest_path" % (cni, version, self.url)
+            )
 
     def describe(self):
         return self.path or self.url
+
+
+def check_manifest_file(source):
+    """A manifest read from a file (manifest_path, or the version's file in manifest_mirror) must be there."""
+    if source.path and not os.path.isfile(source.path):
+        given = "manifest_path" if source.mirror is None else "manifest_mirror %s" % source.mirror
+        raise InputError(
+            "the manifest %s does not exist on this host (from %s); put the file there, or fix the path or version"
+            % (source.path, given)
+        )
 
 
 def cache_dir():

@@ -42,6 +42,11 @@ def cni_config_argument_spec():
         "wait_timeout": {"type": "int", "default": DEFAULT_WAIT_TIMEOUT},
     }
     spec.update(flannel_option_specs())
+    # mtu is accepted here only to be refused naming its own option; Ansible refuses every other unknown key.
+    backend_options = flannel_option_specs()
+    backend_options["encapsulation"] = dict(spec["encapsulation"])
+    spec["backend_options"] = {"type": "dict", "options": backend_options}
+    spec["validate_only"] = {"type": "bool", "default": False}
     spec.update(KUBE_AUTH_ARGS)
     return spec
 

@@ -28,6 +28,9 @@ RESTART_CHOICES = ("auto", "always", "never")
 DEFAULT_WAIT_TIMEOUT = 300
 # The calico-config spelling of a backend: each value names the backend it selects without an IPPool mode.
 CALICO_BACKEND_VALUES = tuple(sorted(set(spec["calico_backend"] for spec in CALICO_BACKENDS.values())))
+# The keys of backend_options (the roles' cni_backend_options): every backend option but the MTU, which is its own
+# option because Calico takes it too.
+BACKEND_OPTION_NAMES = tuple(sorted([name for name in FLANNEL_OPTIONS if name != "mtu"] + ["encapsulation"]))
 
 
 class Request:
@@ -35,6 +38,16 @@ class Request:
 
     def __init__(self, **values):
         self.__dict__.update(values)
+
+    def summary(self):
+        """What validate_only returns: the input as the run would use it."""
+        return {
+            "cni": self.cni,
+            "backend": self.backend,
+            "pod_cidr": self.pod_cidr,
+            "version": self.version,
+            "manifest": self.source.describe(),
+        }
 
 
 def ipv4_network(value, name):
@@ -85,8 +98,8 @@ def build_request(params):
         pod_cidr = str(ipv4_network(pod_cidr, "pod_cidr"))
     mtu = params.get("mtu")
     check_range("mtu", mtu, MTU_RANGE)
-    encapsulation = params.get("encapsulation")
-    options = dict((name, params.get(name)) for name in FLANNEL_OPTIONS if name != "mtu")
+    options = backend_options(params)
+    encapsulation = options.pop("encapsulation")
     if is_flannel_networking(cni):
         if encapsulation is not None:
             raise InputError("encapsulation applies to Calico's ipip and vxlan backends, not to %s" % cni)
@@ -126,6 +139,19 @@ def build_request(params):
         wait=params.get("wait", True),
         wait_timeout=params.get("wait_timeout") or DEFAULT_WAIT_TIMEOUT,
     )
+
+
+def backend_options(params):
+    """The backend options, each given as an option or in backend_options (not both)."""
+    options = dict((name, params.get(name)) for name in BACKEND_OPTION_NAMES)
+    given = dict((name, value) for name, value in (params.get("backend_options") or {}).items() if value is not None)
+    if "mtu" in given:
+        raise InputError("backend_options.mtu: the MTU is an option of its own, mtu (the roles' cni_mtu); move it")
+    for name, value in given.items():
+        if options[name] is not None:
+            raise InputError("%s is given both as an option and in backend_options; give it once" % name)
+        options[name] = value
+    return options
 
 
 def flannel_backend_keys(backend, options):

@@ -129,6 +129,50 @@ options:
       - Calico ipip and vxlan - the IPPool mode, C(Always) (default) or C(CrossSubnet).
     type: str
     choices: [Always, CrossSubnet]
+  backend_options:
+    description:
+      - The backend options as one mapping (the roles pass their C(cni_backend_options) here), each key
+        as the option of the same name; a key given both here and as an option is refused.
+      - Unknown keys are refused, listing the known ones.
+    type: dict
+    suboptions:
+      vni:
+        description: As O(vni).
+        type: int
+      port:
+        description: As O(port).
+        type: int
+      direct_routing:
+        description: As O(direct_routing).
+        type: bool
+      gbp:
+        description: As O(gbp).
+        type: bool
+      mtu:
+        description: Refused, naming O(mtu), where the MTU goes (Calico takes it too).
+        type: int
+      psk:
+        description: As O(psk); never shown in output.
+        type: str
+      listen_port:
+        description: As O(listen_port).
+        type: int
+      wireguard_mode:
+        description: As O(wireguard_mode).
+        type: str
+        choices: [separate, auto, ipv4, ipv6]
+      encapsulation:
+        description: As O(encapsulation).
+        type: str
+        choices: [Always, CrossSubnet]
+  validate_only:
+    description:
+      - Check the input only - against the CNI matrix, and that the manifest file of O(manifest_path) or
+        O(manifest_mirror) is on this host - and contact no cluster. Needs no kubernetes library, so it
+        runs before anything is installed; C(site.yml) runs it first.
+      - Whether the pod CIDR agrees with a live cluster is checked by the run that contacts it.
+    type: bool
+    default: false
   restart:
     description:
       - C(auto) restarts the CNI pods when the configuration they read at start changed, or when they
@@ -248,6 +292,11 @@ workloads_to_restart:
   returned: always
   type: list
   elements: str
+validated:
+  description: With O(validate_only), the input as it would be used (backend in its canonical name).
+  returned: validate_only
+  type: dict
+  sample: {cni: calico, backend: bgp, pod_cidr: null, version: v3.32.1, manifest: /srv/m/calico/v3.32.1/calico.yaml}
 api_requests:
   description: API requests this run made, by kind (GET, LIST, WATCH, write, dry-run).
   returned: always
@@ -265,6 +314,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.client import (
     KubeClient,
 )
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import KubeforgeError, ManifestError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import check_manifest_file
 from ansible_collections.kubeforge.cluster.plugins.module_utils.module_args import (
     CNI_CONFIG_MUTUALLY_EXCLUSIVE,
     cni_config_argument_spec,
@@ -289,11 +339,18 @@ def main():
         mutually_exclusive=CNI_CONFIG_MUTUALLY_EXCLUSIVE,
         supports_check_mode=True,
     )
+    try:
+        request = build_request(module.params)
+        if module.params["validate_only"]:
+            check_manifest_file(request.source)
+    except KubeforgeError as exc:
+        module.fail_json(msg=str(exc))
+    if module.params["validate_only"]:
+        module.exit_json(changed=False, validated=request.summary())
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
     runner = None
     try:
-        request = build_request(module.params)
         client = KubeClient(module.params["kubeconfig"], module.params["context"])
         runner = CniConfigRunner(client, request, module.check_mode, fetch_url, module.warn)
         result = runner.run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -164,37 +165,108 @@ def test_backend_switch_through_site_and_switch_backend_then_nothing_changes(
     leave(cluster, f"site:{cni}:switched")
 
 
-def test_a_pod_cidr_that_disagrees_with_the_cluster_fails_and_changes_nothing(site_installed, audit):
-    # Any cluster site.yml built with flannel's pod CIDR: the switch test's last one will do.
-    site_installed("flannel", "site:flannel:switched")
+PSK_NOT_A_KEY = "kubeforge-not-a-wireguard-key-7731"
+# (extra variables, the message that names the fix): each refused in site.yml's first two plays, which only read.
+BAD_INPUTS = [
+    ({"cni": "weave"}, "value of cni_name must be one of: flannel, calico, canal, got: weave"),
+    ({"cni": "flannel", "cni_backend": "bgp"}, "cni_backend=bgp is not a backend of flannel; use one of: vxlan"),
+    ({"cni": "calico", "cni_backend": "host-gw"}, "is not a backend of calico; use one of: bgp, ipip, vxlan, bird"),
+    ({"cni": "canal", "cni_backend": "ipip-please"}, "value of cni_backend must be one of: bgp, bird, host-gw, ipip"),
+    ({"pod_cidr": "banana"}, "pod_cidr='banana' is not a network CIDR"),
+    ({"pod_cidr": "10.244.0.0/33"}, "pod_cidr='10.244.0.0/33' is not a network CIDR"),
+    ({"pod_cidr": "10.244.0.1/16"}, "has host bits set"),
+    ({"pod_cidr": "fd00::/48"}, "pod_cidr=fd00::/48: only IPv4 pod CIDRs are supported"),
+    ({"pod_cidr": "10.96.0.0/16"}, "pod_cidr 10.96.0.0/16 overlaps kubeadm_init_service_subnet 10.96.0.0/12"),
+    ({"kubeadm_init_service_subnet": "10.0.0.0/8"}, "pod_cidr 10.244.0.0/16 overlaps kubeadm_init_service_subnet"),
+    ({"kubeadm_init_service_subnet": "10.96.0/12"}, "kubeadm_init_service_subnet='10.96.0/12' is not a network CIDR"),
+    ({"kubeadm_init_kubernetes_version": "latest"}, "kubeadm_init_kubernetes_version=latest is not a Kubernetes"),
+    ({"kubeadm_init_bind_port": "https"}, "kubeadm_init_bind_port"),
+    ({"cni_backend_options": {"mtu": 1400}}, "the MTU is an option of its own, mtu (the roles' cni_mtu)"),
+    ({"cni_backend_options": {"vnii": 2}}, "Unsupported parameters for (kubeforge.cluster.cni_config) module: "),
+    ({"cni_backend_options": ["vni", 2]}, "cni_backend_options"),
+    ({"cni_backend_options": {"vni": 0}}, "vni=0 is out of range; use 1 to 16777215"),
+    ({"cni_backend_options": {"vni": 16777216}}, "vni=16777216 is out of range; use 1 to 16777215"),
+    ({"cni_backend_options": {"vni": "four"}}, "argument 'vni' is of type str found in 'backend_options'"),
+    ({"cni_backend_options": {"port": 70000}}, "port=70000 is out of range; use 1 to 65535"),
+    ({"cni_backend": "host-gw", "cni_backend_options": {"vni": 2}}, "vni does not apply to flannel backend host-gw"),
+    ({"cni_backend": "vxlan", "cni_backend_options": {"listen_port": 51830}}, "listen_port does not apply to flannel"),
+    ({"cni_backend": "wireguard", "cni_backend_options": {"psk": PSK_NOT_A_KEY}}, "psk is not a WireGuard key"),
+    ({"cni_backend": "wireguard", "cni_backend_options": {"wireguard_mode": "both"}}, "wireguard_mode must be one of"),
+    ({"cni_backend": "wireguard", "cni_backend_options": {"listen_port": 0}}, "listen_port=0 is out of range"),
+    ({"cni": "canal", "cni_backend": "udp", "cni_backend_options": {"gbp": True}}, "gbp does not apply to flannel"),
+    ({"cni": "calico", "cni_backend_options": {"vni": 4096}}, "vni apply to flannel and canal backends, not to calico"),
+    ({"cni": "calico", "cni_backend": "bgp", "cni_backend_options": {"encapsulation": "Always"}}, "does not apply to"),
+    ({"cni": "calico", "cni_backend_options": {"encapsulation": "Sometimes"}}, "encapsulation must be one of: Always"),
+    ({"cni_backend_options": {"encapsulation": "Always"}}, "encapsulation applies to Calico's ipip and vxlan backends"),
+    ({"cni_mtu": 100}, "mtu=100 is out of range; use 576 to 9000"),
+    ({"cni": "calico", "cni_mtu": 9001}, "mtu=9001 is out of range; use 576 to 9000"),
+    ({"cni_mtu": "big"}, "cni_mtu"),
+    ({"cni_version": "latest"}, "version='latest' is not a release tag; write it as upstream tags it"),
+    ({"cni_version": "v0.99.1"}, "kube-flannel.yml does not exist on this host (from manifest_mirror"),
+    ({"cni_version": "v0.99.1", "cni_manifest_mirror": ""}, "no sha256 is known for flannel v0.99.1"),
+    ({"cni_manifest_url": "https://example.invalid/f.yml"}, "parameters are mutually exclusive"),
+    ({"cni_manifest_url": "https://example.invalid/f.yml", "cni_manifest_mirror": ""}, "no sha256 is known for"),
+    ({"cni_manifest_sha256": "abc"}, "manifest_sha256='abc' is not a sha256 (64 hex digits)"),
+    ({"cni_manifest_path": "/nonexistent/kf.yml", "cni_manifest_mirror": ""}, "does not exist on this host"),
+    ({"cni_image_registry": "/"}, "image_registry is empty; give a registry such as"),
+    ({"cni_restart": "sometimes"}, "value of cni_restart must be one of: auto, always, never, got: sometimes"),
+    ({"cni_wait_timeout": "soon"}, "cni_wait_timeout"),
+    ({"cni_verify_when": "sometimes"}, "value of cni_verify_when must be one of: changed, always, never"),
+    ({"cni_rollback": "perhaps"}, "cni_rollback"),
+    ({"node_install_source": "magic"}, "node_install_source"),
+    # Only the cluster can say this one: read in kubeadm_init, before its files are written.
+    ({"pod_cidr": "10.200.0.0/16"}, "pod_cidr 10.200.0.0/16 disagrees with the cluster's networking.podSubnet 10.2"),
+]
+
+
+def tree_digest(*roots: Path) -> dict[str, str]:
+    """sha256 of every file under roots, by path."""
+    digests = {}
+    for root in roots:
+        for path in sorted(root.rglob("*") if root.exists() else []):
+            if path.is_file():
+                digests[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def written_by_the_roles() -> dict[str, str]:
+    """What site.yml writes on the local inventory's node: kubeadm's configuration, the kubeadm output the local
+    control plane starts from, and the manifest cache."""
+    cache = Path(os.environ.get("KUBEFORGE_CACHE") or Path.home() / ".cache" / "kubeforge") / "manifests"
+    return tree_digest(REPO / ".kubeadm-local", REPO / ".localcluster" / "kubeadm", cache)
+
+
+def test_every_bad_input_gets_one_error_naming_the_fix_and_changes_nothing_anywhere(site_installed, kubectl, audit):
+    cluster = site_installed("flannel", "site:flannel:switched")
+    files = written_by_the_roles()
+    assert any(name.endswith("/kubeadm.yaml") for name in files)  # the checksums cover kubeadm's configuration
     since = audit.offset()
-    refused = site("cni=flannel", "pod_cidr=10.99.0.0/16")
-    assert refused.rc != 0
-    assert "pod_cidr 10.99.0.0/16 disagrees with the cluster's networking.podSubnet 10.244.0.0/16" in refused.output
-    assert "is a migration" in refused.output
+    wrong = []
+    for extra, message in BAD_INPUTS:
+        run = playbook("site.yml", "-e", json.dumps(extra))
+        fatal = run.output.count("fatal: [")
+        if not (
+            run.rc != 0
+            and fatal == 1
+            and run.changed == 0
+            and message in " ".join(run.output.split())
+            and "Traceback" not in run.output
+            and PSK_NOT_A_KEY not in run.output
+        ):
+            wrong.append(f"{extra}: rc={run.rc} fatal={fatal} changed={run.changed}\n{run.output[-1500:]}")
+    assert wrong == [], "\n\n".join(wrong)
+    assert len(BAD_INPUTS) >= 30
     assert describe_writes(audit.writes_since(since)) == []
-
-
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
-        (["cni=weave"], "value of cni_name must be one of: flannel, calico, canal, got: weave"),
-        (
-            ["cni=flannel", "cni_backend=bgp"],
-            "cni_backend=bgp is not a backend of flannel; use one of: vxlan, host-gw, wireguard, udp",
-        ),
-        (["cni=calico", "cni_backend=host-gw"], "use one of: bgp, ipip, vxlan, bird"),
-        (
-            ["cni=calico", "cni_backend=ipip-please"],
-            "value of cni_backend must be one of: bgp, bird, host-gw, ipip, udp, vxlan, wireguard",
-        ),
-    ],
-)
-def test_bad_cni_or_backend_fails_at_role_entry_with_the_allowed_values(extra, message):
-    run = site(*extra)
-    assert run.rc != 0
-    assert message in run.output, run.output[-2000:]
-    assert "Prepare the nodes" not in run.output  # nothing ran past the check
+    assert written_by_the_roles() == files
+    # A check-mode switch after the refused runs reads nothing they could have left, and shows the right diff.
+    (live,) = live_backend(kubectl, "flannel")
+    checked = site("cni=flannel", "cni_backend=host-gw", check=True)
+    assert checked.rc == 0 and checked.failed == 0, checked.output[-3000:]
+    assert re.search(rf'^-\s+"Type": "{live}"', checked.output, re.MULTILINE), checked.output
+    assert re.search(r'^\+\s+"Type": "host-gw"', checked.output, re.MULTILINE), checked.output
+    assert describe_writes(audit.writes_since(since)) == []
+    assert written_by_the_roles() == files
+    leave(cluster, "site:flannel:switched")
 
 
 def test_existing_playbook_uses_the_role_from_a_built_and_installed_collection(stopped_cluster, kubectl, tmp_path):

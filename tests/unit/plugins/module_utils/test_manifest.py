@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 from ansible_collections.kubeforge.cluster.plugins.module_utils import manifest
-from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import ManifestError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, ManifestError
 
 TEXT = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\n"
 SHA = hashlib.sha256(TEXT).hexdigest()
@@ -24,24 +24,46 @@ def test_a_checksummed_download_is_cached_and_not_fetched_again():
         fetched.append(url)
         return TEXT
 
-    source = manifest.ManifestSource("flannel", "v9", url="https://example.invalid/f.yml", sha256=SHA)
+    source = manifest.ManifestSource("flannel", "v9.0.0", url="https://example.invalid/f.yml", sha256=SHA)
     assert manifest.read_manifest(source, fetch) == (TEXT.decode(), [])
     assert manifest.read_manifest(source, fetch) == (TEXT.decode(), [])
     assert fetched == ["https://example.invalid/f.yml"]
 
 
 def test_a_wrong_checksum_is_refused_and_not_cached():
-    source = manifest.ManifestSource("flannel", "v9", url="https://example.invalid/f.yml", sha256="0" * 64)
+    source = manifest.ManifestSource("flannel", "v9.0.0", url="https://example.invalid/f.yml", sha256="0" * 64)
     with pytest.raises(ManifestError, match=f"has sha256 {SHA}, not the expected 0000"):
         manifest.read_manifest(source, lambda url: TEXT)
     with pytest.raises(ManifestError):
         manifest.read_manifest(source, lambda url: TEXT)
 
 
-def test_an_unpinned_url_warns(tmp_path):
-    source = manifest.ManifestSource("flannel", "v9", url="https://example.invalid/f.yml")
-    text, warnings = manifest.read_manifest(source, lambda url: TEXT)
+def test_a_download_nobody_pinned_is_refused_and_an_unpinned_file_warns(tmp_path):
+    with pytest.raises(InputError, match=r"no sha256 is known for flannel v9.0.0 \(https://example.invalid/f.yml\)"):
+        manifest.ManifestSource("flannel", "v9.0.0", url="https://example.invalid/f.yml")
+    with pytest.raises(InputError, match=r"no sha256 is known for calico v3\.99\.0"):
+        manifest.ManifestSource("calico", "v3.99.0")
+    (tmp_path / "f.yml").write_bytes(TEXT)
+    source = manifest.ManifestSource("flannel", "v9.0.0", path=str(tmp_path / "f.yml"))
+    text, warnings = manifest.read_manifest(source, None)
     assert text == TEXT.decode() and "pass manifest_sha256" in warnings[0]
+
+
+@pytest.mark.parametrize("version", ["0.28.9", "v9", "latest", "v1.2.3 "])
+def test_a_version_that_is_no_release_tag_is_refused(version):
+    with pytest.raises(InputError, match=r"is not a release tag; write it as upstream tags it, e\.g\. v1\.2\.3"):
+        manifest.ManifestSource("flannel", version, sha256="0" * 64)
+
+
+def test_a_manifest_file_that_is_not_there_is_named_with_where_it_came_from(tmp_path):
+    missing = manifest.ManifestSource("flannel", "v0.28.9", mirror=str(tmp_path))
+    with pytest.raises(InputError, match=r"kube-flannel.yml does not exist on this host \(from manifest_mirror "):
+        manifest.check_manifest_file(missing)
+    with pytest.raises(InputError, match=r"/nope.yml does not exist on this host \(from manifest_path\)"):
+        manifest.check_manifest_file(manifest.ManifestSource("flannel", "v0.28.9", path="/nope.yml"))
+    (tmp_path / "f.yml").write_bytes(TEXT)
+    manifest.check_manifest_file(manifest.ManifestSource("flannel", "v0.28.9", path=str(tmp_path / "f.yml")))
+    manifest.check_manifest_file(manifest.ManifestSource("flannel", "v0.28.9"))  # a download: nothing to check here
 
 
 def test_mirror_layout_and_missing_file(tmp_path):

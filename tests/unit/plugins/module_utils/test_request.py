@@ -101,11 +101,37 @@ def test_defaults_are_the_pinned_version_and_backend(cni, backend, version, sha2
         ({"cni": "flannel", "image_registry": "/"}, "image_registry is empty"),
         ({"cni": "flannel", "restart": "sometimes"}, "restart='sometimes'"),
         ({"cni": "weave"}, "cni='weave' is not supported; use one of: flannel, calico, canal"),
+        ({"cni": "flannel", "manifest_url": "https://mirror.example/f.yml"}, "no sha256 is known for flannel v0.28.9"),
+        ({"cni": "calico", "version": "v3.31.0"}, r"no sha256 is known for calico v3.31.0 .*; pass manifest_sha256"),
+        ({"cni": "flannel", "version": "latest"}, "version='latest' is not a release tag"),
+        ({"cni": "flannel", "backend_options": {"mtu": 1400}}, "backend_options.mtu: the MTU is an option of its own"),
+        ({"cni": "flannel", "vni": 2, "backend_options": {"vni": 3}}, "vni is given both as an option and in backend_"),
+        ({"cni": "flannel", "backend_options": {"psk": PSK}}, "option psk does not apply to flannel backend vxlan"),
+        ({"cni": "calico", "backend_options": {"vni": 4096}}, "vni apply to flannel and canal backends, not to calico"),
+        ({"cni": "flannel", "backend_options": {"encapsulation": "Always"}}, "encapsulation applies to Calico's"),
     ],
 )
 def test_bad_input_gets_one_clear_error(values, message):
     with pytest.raises(InputError, match=message):
         build_request(params(**values))
+
+
+def test_backend_options_as_one_mapping_mean_the_options_of_the_same_names():
+    request = build_request(params(cni="flannel", backend_options={"vni": 4096, "gbp": True, "port": None}))
+    assert request.flannel_keys == {"VNI": 4096, "GBP": True}
+    calico = build_request(params(cni="calico", backend="vxlan", backend_options={"encapsulation": "CrossSubnet"}))
+    assert calico.encapsulation == "CrossSubnet"
+
+
+def test_validate_only_reports_the_input_as_the_run_would_use_it():
+    summary = build_request(params(cni="calico", backend="bird", manifest_mirror="/srv/m")).summary()
+    assert summary == {
+        "cni": "calico",
+        "backend": "bgp",
+        "pod_cidr": None,
+        "version": "v3.32.1",
+        "manifest": "/srv/m/calico/v3.32.1/calico.yaml",
+    }
 
 
 def test_calico_backend_spellings_mean_backends():
@@ -116,7 +142,7 @@ def test_calico_backend_spellings_mean_backends():
 def test_manifest_sources():
     mirror = build_request(params(cni="canal", manifest_mirror="/srv/mirror")).source
     assert mirror.path == "/srv/mirror/calico/v3.32.1/canal.yaml" and mirror.sha256.startswith("aa58a7b2")
-    custom = build_request(params(cni="flannel", manifest_url="https://mirror.example/f.yml")).source
-    assert custom.url == "https://mirror.example/f.yml" and custom.sha256 is None
+    custom = build_request(params(cni="flannel", manifest_url="https://mirror.example/f.yml", manifest_sha256="A" * 64))
+    assert custom.source.url == "https://mirror.example/f.yml" and custom.source.sha256 == "a" * 64
     old = build_request(params(cni="calico", version="v3.26.1")).source
     assert old.url.endswith("/v3.26.1/manifests/calico.yaml") and old.sha256.startswith("5e71ad6c")
