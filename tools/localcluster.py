@@ -206,6 +206,18 @@ class LocalCluster:
             shutil.rmtree(self.state_dir)
         return stopped
 
+    def restart_etcd(self, down_seconds: float = 3) -> None:
+        """Stop etcd, leave the API server without it for down_seconds, start it on the same data (a fault the
+        tests inject)."""
+        spec = self.running_spec()
+        if spec is None:
+            raise ClusterError("the local cluster is not running")
+        pid_file = self.pids / "1-etcd.pid"
+        _stop_pid(int(pid_file.read_text()), self._expected_exe("etcd"))
+        time.sleep(down_seconds)
+        self._procs = getattr(self, "_procs", {})
+        self._start_etcd(spec)
+
     def node_pod_cidrs(self) -> dict[str, str]:
         kubectl = [self.binary("kubectl"), "--kubeconfig", str(self.kubeconfig)]
         nodes = json.loads(self._run([*kubectl, "get", "nodes", "-o", "json"]))["items"]

@@ -67,7 +67,23 @@ class CniConfigRunner:
         self.old_backend = driver.live_backend(live)
         self.installing = live.daemonset is None
         driver.apply(self, self.installing)
+        self.check_config_is_still_ours()
         return self.report()
+
+    def check_config_is_still_ours(self):
+        """Two runs that switch one cluster at once both succeed in writing, the later one wins: the other must
+        not report a switch that the cluster no longer has. One GET, only after a change."""
+        if self.check_mode or not self.writer.changed or self.configmap is None:
+            return
+        spec = self.spec
+        live = self.client.get("v1", "ConfigMap", spec["configmap"], spec["namespace"])
+        if live is not None and self.driver.config_hash(live) != self.driver.config_hash(self.configmap):
+            raise LiveStateError(
+                "another writer changed ConfigMap %s/%s while this run configured %s backend %s: the cluster now "
+                "runs that writer's configuration, not this run's. Runs that switch one cluster must not overlap; "
+                "run again to configure %s"
+                % (spec["namespace"], spec["configmap"], self.req.cni, self.req.backend, self.req.backend)
+            )
 
     def check_node_arches(self):
         arches = self.spec["backends"][self.req.backend].get("arches")

@@ -86,3 +86,62 @@ def test_a_crd_never_established_times_out_naming_it():
     crd = {"kind": "CustomResourceDefinition", "metadata": {"name": "ippools.crd.projectcalico.org"}, "status": {}}
     with pytest.raises(WaitTimeout, match=r"CRD ippools.crd.projectcalico.org was not established within 1s"):
         wait_crd_established(FakeClient([crd]), "ippools.crd.projectcalico.org", timeout=1)
+
+
+def test_a_daemonset_that_never_rolls_out_times_out_naming_the_nodes_without_a_new_ready_pod():
+    old = [pod("old-a", "a", "u1"), pod("old-b", "b", "u2")]
+    client = FakeClient(
+        [daemonset(numberAvailable=1), old[1], pod("new-a", "a", "u3")],
+        events=[("MODIFIED", daemonset(updatedNumberScheduled=1, numberAvailable=1))],
+    )
+    with pytest.raises(
+        WaitTimeout, match=r"^kube-flannel-ds did not finish restarting within 2s; nodes without a new ready pod: b$"
+    ):
+        wait_pods_replaced(client, SPEC, old, {"a": {}, "b": {}}, 2)
+    assert client.requests["WATCH"] == 1  # the pods are not watched before the DaemonSet rolled out
+
+
+def test_a_timeout_with_a_new_pod_on_every_node_says_old_pods_are_still_terminating():
+    terminating = pod("old-a", "a", "u1")
+    terminating["metadata"]["deletionTimestamp"] = "2025-01-01T00:00:00Z"
+    client = FakeClient(
+        [
+            daemonset(desiredNumberScheduled=1, updatedNumberScheduled=1, numberAvailable=1),
+            terminating,
+            pod("new-a", "a", "u3"),
+        ]
+    )
+    with pytest.raises(
+        WaitTimeout,
+        match=r"^kube-flannel-ds did not finish restarting within 1s; nodes without a new ready pod: "
+        r"\(none; old pods still terminating\)$",
+    ):
+        wait_pods_replaced(client, SPEC, [pod("old-a", "a", "u1")], {"a": {}}, 1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lagging_nodes counts every node of the cluster, also those the DaemonSet never runs on",
+)
+def test_a_timeout_does_not_name_a_node_the_daemonset_does_not_run_on():
+    # kube-flannel-ds runs on kubernetes.io/os=linux nodes only: the Windows node never had nor gets a pod.
+    old = [pod("old-a", "a", "u1"), pod("old-b", "b", "u2")]
+    client = FakeClient([daemonset(), old[1], pod("new-a", "a", "u3")])
+    with pytest.raises(WaitTimeout, match=r"; nodes without a new ready pod: b$"):
+        wait_pods_replaced(client, SPEC, old, {"a": {}, "b": {}, "win-1": {}}, 1)
+
+
+def test_a_crd_whose_established_condition_stays_false_times_out():
+    name = "ippools.crd.projectcalico.org"
+    crd = {"kind": "CustomResourceDefinition", "metadata": {"name": name}, "status": {}}
+    not_yet = {
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": name, "uid": "uid-" + name},
+        "status": {
+            "conditions": [{"type": "NamesAccepted", "status": "True"}, {"type": "Established", "status": "False"}]
+        },
+    }
+    client = FakeClient([crd], events=[("MODIFIED", not_yet)])
+    with pytest.raises(WaitTimeout, match=r"^CRD ippools.crd.projectcalico.org was not established within 1s; check "):
+        wait_crd_established(client, name, timeout=1)
+    assert client.requests == {"GET": 0, "LIST": 1, "WATCH": 1, "write": 0, "dry-run": 0}
