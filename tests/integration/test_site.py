@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -119,6 +120,21 @@ def test_check_mode_on_an_installed_cluster_changes_nothing_and_shows_the_diff(s
     leave(cluster, "site:calico")
 
 
+def test_check_mode_on_a_fresh_host_shows_the_install_and_writes_nothing(stopped_cluster):
+    # A fresh host: no kubeadm configuration from an earlier test either.
+    shutil.rmtree(REPO / ".kubeadm-local", ignore_errors=True)
+    files = written_by_the_roles()
+    checked = site("cni=calico", check=True)
+    assert checked.rc == 0 and checked.failed == 0, checked.output[-3000:]
+    assert checked.changed > 0, checked.output[-3000:]  # it says what a real run would change
+    # The configuration kubeadm would get, with the version of the kubeadm binary (read in check mode too).
+    assert re.search(r"^\+kubernetesVersion: v1\.\d+\.\d+$", checked.output, re.MULTILINE), checked.output[-3000:]
+    assert "+  podSubnet: 192.168.0.0/16" in checked.output
+    assert not (REPO / ".kubeadm-local").exists()
+    assert stopped_cluster.running_spec() is None and not stopped_cluster.is_healthy()
+    assert written_by_the_roles() == files
+
+
 def live_backend(kubectl, cni: str) -> tuple:
     """Flannel: net-conf.json's Backend.Type; Calico: calico_backend and the IPPool's ipipMode, vxlanMode."""
     if cni == "flannel":
@@ -157,6 +173,13 @@ def test_backend_switch_through_site_and_switch_backend_then_nothing_changes(
     assert describe_writes(audit.writes_since(since)) == []
     backend, options, state = through_switch
     extra = json.dumps({"cni_backend": backend, "cni_backend_options": options})
+    before = live_backend(kubectl, cni)
+    since = audit.offset()
+    checked = playbook("playbooks/switch_backend.yml", "-e", extra, "--check", "--diff")
+    assert checked.rc == 0 and checked.changed > 0, checked.output[-3000:]
+    shown = rf'^\+\s+"Type": "{backend}"' if cni == "flannel" else r"^\+\s+calico_backend: vxlan"
+    assert re.search(shown, checked.output, re.MULTILINE), checked.output[-3000:]
+    assert describe_writes(audit.writes_since(since)) == [] and live_backend(kubectl, cni) == before
     switched = playbook("playbooks/switch_backend.yml", "-e", extra)
     assert switched.rc == 0 and switched.changed > 0, switched.output[-3000:]
     assert live_backend(kubectl, cni) == state
