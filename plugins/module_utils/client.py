@@ -177,7 +177,12 @@ class KubeClient:
         timeout=300,
         resource_version=None,
     ):
-        """Yield (event type, object) until the timeout; the caller stops when satisfied."""
+        """Yield (event type, object) until the timeout; the caller stops when satisfied.
+
+        A resourceVersion the server no longer keeps (410 Gone, as an answer or as an ERROR event) ends the
+        watch with ("EXPIRED", None): the events since are lost, deletions with them, so only a fresh list
+        tells the current state; the caller lists again and watches from that list's resourceVersion.
+        """
         deadline = time.time() + timeout
         path = self.path(api_version, kind, namespace)
         while time.time() < deadline:
@@ -193,13 +198,20 @@ class KubeClient:
             if resource_version:
                 query.append(("resourceVersion", resource_version))
             self.requests["WATCH"] += 1
-            response = self._raw("GET", path, query=query, stream=True)
+            try:
+                response = self._raw("GET", path, query=query, stream=True)
+            except ApiError as exc:
+                if exc.status != 410:
+                    raise
+                yield "EXPIRED", None
+                return
             try:
                 for line in _lines(response):
                     event = json.loads(line)
                     if event.get("type") == "ERROR":
-                        resource_version = None  # expired: restart from the current state
-                        break
+                        # Mostly 410 Expired; after any error the stream cannot be trusted to resume.
+                        yield "EXPIRED", None
+                        return
                     resource_version = event["object"]["metadata"].get("resourceVersion", resource_version)
                     yield event["type"], event["object"]
             finally:

@@ -110,15 +110,18 @@ class Writer:
         raise ApiError("%s kept changing under us (%d conflicts); run again" % (describe(live), CONFLICT_RETRIES))
 
     def create(self, obj):
+        if self.check_mode and self._namespace_is_new(obj):
+            result = obj  # a dry-run create fails in a namespace that a dry run did not create
+        elif self.check_mode and self.client.resource(obj["apiVersion"], obj["kind"]) is None:
+            result = obj  # its CRD is created in this run; the dry run could not create it
+        else:
+            result = self.client.apply(obj, dry_run=self.check_mode)
+        # Only now: a create the server refused wrote nothing, and the report says what was written.
         self.created.append(describe(obj))
         self.diff.append(
             {"before_header": describe(obj), "after_header": describe(obj), "before": "", "after": "(created)\n"}
         )
-        if self.check_mode and self._namespace_is_new(obj):
-            return obj  # a dry-run create fails in a namespace that a dry run did not create
-        if self.check_mode and self.client.resource(obj["apiVersion"], obj["kind"]) is None:
-            return obj  # its CRD is created in this run; the dry run could not create it
-        return self.client.apply(obj, dry_run=self.check_mode)
+        return result
 
     def _namespace_is_new(self, obj):
         namespace = obj["metadata"].get("namespace")

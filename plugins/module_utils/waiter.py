@@ -32,12 +32,30 @@ def pod_ready(pod):
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def lagging_nodes(pods, nodes, old_uids):
-    """Nodes without a new, ready CNI pod."""
-    fresh = set(
-        pod["spec"].get("nodeName") for pod in pods if pod["metadata"]["uid"] not in old_uids and pod_ready(pod)
-    )
-    return sorted(node for node in nodes if node not in fresh)
+def pod_node(pod):
+    """The node of a pod; of one not yet scheduled, the node its DaemonSet pinned it to."""
+    spec = pod.get("spec") or {}
+    if spec.get("nodeName"):
+        return spec["nodeName"]
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    for term in required.get("nodeSelectorTerms") or []:
+        for field in term.get("matchFields") or []:
+            if field.get("key") == "metadata.name" and field.get("operator") == "In" and field.get("values"):
+                return field["values"][0]
+    return None
+
+
+def lagging_nodes(pods, old_pods, nodes):
+    """Nodes without a new, ready CNI pod, of those the DaemonSet runs on."""
+    old_uids = set(pod["metadata"]["uid"] for pod in old_pods)
+    fresh = set(pod_node(pod) for pod in pods if pod["metadata"]["uid"] not in old_uids and pod_ready(pod))
+    # Where its controller placed a pod, before or now, the DaemonSet runs: that takes in its nodeSelector,
+    # affinity and tolerations, so a node it never runs on (Windows, under a Linux CNI) is not named. With
+    # no pod at all to go by (none could be created), every node is lagging.
+    placed = set(pod_node(pod) for pod in list(old_pods) + list(pods)) - set([None])
+    return sorted(node for node in placed or nodes if node not in fresh)
 
 
 def watch_until(
@@ -45,20 +63,28 @@ def watch_until(
 ):
     """List, then watch from that list's resourceVersion until predicate(objects by uid) holds."""
     selectors = {"field_selector": field_selector, "label_selector": label_selector}
-    items, version = client.list_with_version(api_version, kind, namespace, **selectors)
-    objects = dict((obj["metadata"]["uid"], obj) for obj in items)
-    if predicate(objects):
-        return True
-    for event, obj in client.watch(
-        api_version, kind, namespace, timeout=timeout, resource_version=version, **selectors
-    ):
-        if event == "DELETED":
-            objects.pop(obj["metadata"]["uid"], None)
-        else:
-            objects[obj["metadata"]["uid"]] = obj
+    deadline = time.time() + timeout
+    while True:
+        items, version = client.list_with_version(api_version, kind, namespace, **selectors)
+        objects = dict((obj["metadata"]["uid"], obj) for obj in items)
         if predicate(objects):
             return True
-    return False
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            return False
+        for event, obj in client.watch(
+            api_version, kind, namespace, timeout=remaining, resource_version=version, **selectors
+        ):
+            if event == "EXPIRED":
+                break  # the objects may have changed unseen: list them again
+            if event == "DELETED":
+                objects.pop(obj["metadata"]["uid"], None)
+            else:
+                objects[obj["metadata"]["uid"]] = obj
+            if predicate(objects):
+                return True
+        else:
+            return False
 
 
 def wait_crd_established(client, name, timeout=CRD_TIMEOUT):
@@ -116,6 +142,6 @@ def wait_pods_replaced(client, spec, old_pods, nodes, timeout):
             % (
                 spec["daemonset"],
                 timeout,
-                ", ".join(lagging_nodes(pods, nodes, old_uids)) or "(none; old pods still terminating)",
+                ", ".join(lagging_nodes(pods, old_pods, nodes)) or "(none; old pods still terminating)",
             )
         )

@@ -293,10 +293,6 @@ PODS_OF_A_ROLLED_OUT_DAEMONSET = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="watch_until does not re-list after an expired watch: a pod deleted meanwhile is never forgotten",
-)
 def test_an_expired_watch_re_lists_so_a_pod_deleted_meanwhile_does_not_hold_up_the_wait(server):
     answers = dict(PODS_OF_A_ROLLED_OUT_DAEMONSET)
     # After the expiry a watch from the current state only ADDs what exists; old-a's DELETED is lost.
@@ -305,12 +301,20 @@ def test_an_expired_watch_re_lists_so_a_pod_deleted_meanwhile_does_not_hold_up_t
     wait_pods_replaced(client, SPEC, [pod("old-a", "u1", "10")], {"node-a": {}}, 300)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an HTTP 410 answer to a watch request is raised as an ApiError instead of re-listing and going on",
-)
 def test_a_410_answer_to_a_watch_request_re_lists_and_goes_on(server):
     answers = dict(PODS_OF_A_ROLLED_OUT_DAEMONSET)
     answers["WATCH", PODS] = [status(410, "too old resource version: 10 (25)")]
     _api, client = server(answers)
     wait_pods_replaced(client, SPEC, [pod("old-a", "u1", "10")], {"node-a": {}}, 300)
+
+
+def test_an_expiry_costs_one_list_more_and_another_error_answer_to_a_watch_is_still_an_error(server):
+    answers = dict(PODS_OF_A_ROLLED_OUT_DAEMONSET)
+    answers["WATCH", PODS] = [status(410, "too old resource version: 10 (25)")]
+    _api, client = server(answers)
+    wait_pods_replaced(client, SPEC, [pod("old-a", "u1", "10")], {"node-a": {}}, 300)
+    assert client.requests == {"GET": 2, "LIST": 3, "WATCH": 1, "write": 0, "dry-run": 0}
+    answers["WATCH", PODS] = [status(403, 'User "ci" cannot watch pods')]
+    _api, client = server(answers)
+    with pytest.raises(ApiError, match=r'^GET /api/v1/namespaces/kube-flannel/pods: User "ci" cannot watch pods'):
+        wait_pods_replaced(client, SPEC, [pod("old-a", "u1", "10")], {"node-a": {}}, 300)

@@ -126,10 +126,6 @@ def test_a_restart_timeout_after_writes_reports_what_was_written(monkeypatch, ca
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Writer.create records an object as created before the write, so a refused create is reported",
-)
 def test_a_create_the_server_refuses_is_not_reported_as_written(monkeypatch, capsys, tmp_path):
     cluster = live_flannel_cluster()
     cluster.refuse = ("ServiceAccount",)
