@@ -61,8 +61,10 @@ def refused(run, message: str) -> None:
             {"prepare_kernel_features": ["overlay", "kubeforge_no_such_feature"]},
             "lacks: kernel feature kubeforge_no_such_feature",
         ),
+        ({"kubeadm_join_control_plane": "kf-node-9"}, "kubeadm_join_control_plane=kf-node-9 is not in the"),
+        ({"cni_backend_options": {"vnii": 2}}, "Unsupported parameters for (kubeforge.cluster.cni_config) module"),
     ],
-    ids=["wrong-checksum", "missing-local-file", "unknown-source", "missing-kernel-feature"],
+    ids=["wrong-checksum", "missing-local-file", "unknown-source", "missing-kernel-feature", "join-through", "option"],
 )
 def test_bad_input_changes_no_node(extra, message):
     stamp_nodes()
