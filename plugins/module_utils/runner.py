@@ -119,11 +119,18 @@ class CniConfigRunner:
         """Everything the manifest has that the cluster lacks; existing objects are adopted as they are,
         Deployments only get the image registry."""
         owned = set([("ConfigMap", self.spec["configmap"]), ("DaemonSet", self.spec["daemonset"])])
+        existing = {}  # (apiVersion, kind, namespace) -> names: one LIST per kind, not a GET per object
         for obj in objects:
             if (obj["kind"], obj["metadata"]["name"]) in owned:
                 continue
             api_version, kind, namespace, name = object_key(obj)
-            live = self.client.get(api_version, kind, name, namespace)
+            if kind == "Deployment":
+                live = self.client.get(api_version, kind, name, namespace)  # whole: its images may change
+            else:
+                # Listed when first needed, so that a kind whose CRD this run created is found.
+                if (api_version, kind, namespace) not in existing:
+                    existing[(api_version, kind, namespace)] = self.client.names(api_version, kind, namespace)
+                live = obj if name in existing[(api_version, kind, namespace)] else None
             if live is None or kind == "Deployment":
                 self.writer.ensure(
                     live,

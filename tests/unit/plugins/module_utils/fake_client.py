@@ -44,6 +44,9 @@ class FakeClient:
         ]
         return items, "1"
 
+    def names(self, api_version, kind, namespace=None):
+        return set(obj["metadata"]["name"] for obj in self.list(api_version, kind, namespace))
+
     def watch(self, api_version, kind, namespace=None, timeout=300, resource_version=None, **_selectors):
         self.requests["WATCH"] += 1
         yield from self.events

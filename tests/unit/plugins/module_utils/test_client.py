@@ -318,3 +318,21 @@ def test_an_expiry_costs_one_list_more_and_another_error_answer_to_a_watch_is_st
     _api, client = server(answers)
     with pytest.raises(ApiError, match=r'^GET /api/v1/namespaces/kube-flannel/pods: User "ci" cannot watch pods'):
         wait_pods_replaced(client, SPEC, [pod("old-a", "u1", "10")], {"node-a": {}}, 300)
+
+
+# -- existence by name ----------------------------------------------------------------------------
+def test_names_lists_only_the_metadata_of_a_kind(server):
+    crds = listing("5", {"metadata": {"name": "a.example.org"}}, {"metadata": {"name": "b.example.org"}})
+    api, client = server({("GET", "/apis/apiextensions.k8s.io/v1"): [APIEXTENSIONS], ("GET", CRDS): [crds]})
+    accepted = []
+    answer = api.request
+
+    def request(method, url, body=None, headers=None, **options):
+        accepted.append(headers["Accept"])
+        return answer(method, url, body=body, headers=headers, **options)
+
+    api.request = request
+    assert client.names("apiextensions.k8s.io/v1", "CustomResourceDefinition") == {"a.example.org", "b.example.org"}
+    # Not 23 schemas of Calico's CRDs: the server sends the objects' metadata only.
+    assert accepted[-1].split(",")[0] == "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+    assert client.requests == {"GET": 1, "LIST": 1, "WATCH": 0, "write": 0, "dry-run": 0}  # GET: discovery, once

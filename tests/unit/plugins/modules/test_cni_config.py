@@ -119,7 +119,7 @@ def test_a_restart_timeout_after_writes_reports_what_was_written(monkeypatch, ca
     assert result["changed"] is True
     assert result["created"] == ["ServiceAccount kube-flannel/flannel"]
     assert result["updated"] == ["ConfigMap kube-flannel/kube-flannel-cfg", "DaemonSet kube-flannel/kube-flannel-ds"]
-    assert result["api_requests"] == {"GET": 4, "LIST": 6, "WATCH": 1, "write": 3, "dry-run": 0}
+    assert result["api_requests"] == {"GET": 2, "LIST": 8, "WATCH": 1, "write": 3, "dry-run": 0}
     assert cluster.deleted == [
         ("Pod", "kube-flannel", "kube-flannel-ds-old0"),
         ("Pod", "kube-flannel", "kube-flannel-ds-old1"),
