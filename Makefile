@@ -17,12 +17,13 @@ PYTEST_ARGS ?=
 
 COLLECTION_LINK := .collections/ansible_collections/kubeforge/cluster
 
-.PHONY: help venv binaries cluster-up cluster-down cluster-status run lint sanity unit integration molecule test constraints argument-specs \
+.PHONY: help bench bench-quick venv binaries cluster-up cluster-down cluster-status run lint sanity unit integration molecule test constraints argument-specs \
 	nodes-deps nodes-up nodes-down nodes-status nodes-run nodes-test
 
 help:
 	@echo "make run CNI=flannel|calico|canal [BACKEND=…] [POD_CIDR=…]  the main job on the embedded local cluster"
 	@echo "make test                                                 lint, unit, sanity, integration and molecule tests"
+	@echo "make bench [BENCH_ARGS='--pairs 5 --sizes 3,30,100,300']      the benchmark of record (a table of ratios)"
 	@echo "make cluster-up [POD_CIDR=10.244.0.0/16] [NODES=3] / make cluster-down"
 	@echo "make nodes-up [NODES=3] / make nodes-run [CNI=flannel] / make nodes-down   real nodes (containerd, kubelet) on this machine"
 
@@ -109,7 +110,22 @@ molecule: venv binaries
 nodes-test: venv
 	pytest tests/nodes/test_bootstrap.py $(PYTEST_ARGS)
 
-test: lint unit sanity integration molecule nodes-test
+# The benchmark of record: one table of ratios measured side by side (bench/bench.py); never fails on speed.
+BENCH_VENV := bench/.venv
+BENCH_ARGS ?=
+$(BENCH_VENV)/.installed: bench/requirements.txt constraints.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt -c constraints.txt
+	touch $@
+
+bench: venv binaries $(BENCH_VENV)/.installed
+	python bench/bench.py $(BENCH_ARGS)
+
+# In CI: one pair and the smallest cluster, so that the benchmark cannot rot.
+bench-quick: BENCH_ARGS = --quick
+bench-quick: bench
+
+test: lint unit sanity integration molecule nodes-test bench-quick
 
 # Re-pin every transitive Python dependency after changing requirements.txt.
 constraints:

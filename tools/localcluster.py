@@ -74,6 +74,12 @@ def node_names(count: int) -> list[str]:
     return [CONTROL_PLANE_NODE] + [f"kf-worker-{i}" for i in range(1, count)]
 
 
+def node_address(index: int) -> str:
+    """A TEST-NET address (RFC 5737: data only, never dialled), 240 to each of the three nets."""
+    net = ("192.0.2", "198.51.100", "203.0.113")[index // 240]
+    return f"{net}.{10 + index % 240}"
+
+
 def validate_spec(spec: ClusterSpec) -> None:
     try:
         network = ipaddress.ip_network(spec.pod_cidr, strict=True)
@@ -83,8 +89,10 @@ def validate_spec(spec: ClusterSpec) -> None:
         raise ClusterError(f"POD_CIDR={spec.pod_cidr} must be IPv4 and /22 or larger: each node gets a /24 from it")
     if network.overlaps(ipaddress.ip_network(SERVICE_CIDR)):
         raise ClusterError(f"POD_CIDR={spec.pod_cidr} overlaps the service CIDR {SERVICE_CIDR}")
-    if not 1 <= spec.nodes <= 2 ** (24 - network.prefixlen):
-        raise ClusterError(f"NODES={spec.nodes} must be between 1 and the number of /24s in {spec.pod_cidr}")
+    if not 1 <= spec.nodes <= min(2 ** (24 - network.prefixlen), 720):
+        raise ClusterError(
+            f"NODES={spec.nodes} must be between 1 and the number of /24s in {spec.pod_cidr}, at most 720"
+        )
 
 
 class LocalCluster:
@@ -335,11 +343,13 @@ networking:
         self._wait_http("2-kube-apiserver", f"https://127.0.0.1:{p.apiserver}/readyz", b"ok")
 
     def _audit_policy(self) -> Path:
-        # Writes only, at Metadata level: tests count write requests from this log.
+        # Writes of everyone, and the admin's reads (the modules, kubectl, kubernetes.core in the benchmark), at
+        # Metadata level: tests count write requests from this log, the benchmark requests of both kinds.
         path = self.state_dir / "audit-policy.yaml"
         path.write_text(
             "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n"
             "- level: Metadata\n  verbs: [create, update, patch, delete, deletecollection]\n"
+            "- level: Metadata\n  users: [kubernetes-admin]\n  verbs: [get, list, watch]\n"
             "- level: None\n"
         )
         return path
@@ -457,7 +467,7 @@ networking:
                     "spec": {"providerID": f"kwok://{name}", "taints": taints},
                     # TEST-NET-1 addresses: data only, never dialled.
                     "status": {
-                        "addresses": [{"type": "InternalIP", "address": f"192.0.2.{10 + index}"}],
+                        "addresses": [{"type": "InternalIP", "address": node_address(index)}],
                         "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
                         "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
                     },

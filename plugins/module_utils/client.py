@@ -122,7 +122,7 @@ class KubeClient:
         if field_selector:
             query.append(("fieldSelector", field_selector))
         listing = self._call("GET", self.path(api_version, kind, namespace), query=query, count="LIST")
-        return listing.get("items", []), listing.get("metadata", {}).get("resourceVersion")
+        return listing.get("items") or [], listing.get("metadata", {}).get("resourceVersion")
 
     def names(self, api_version, kind, namespace=None):
         """The names of the objects of a kind: one LIST of their metadata only, where a GET per object or a
@@ -130,7 +130,7 @@ class KubeClient:
         if self.resource(api_version, kind) is None:
             return set()
         listing = self._call("GET", self.path(api_version, kind, namespace), count="LIST", accept=METADATA_LIST)
-        return set(item["metadata"]["name"] for item in listing.get("items", []))
+        return set(item["metadata"]["name"] for item in listing.get("items") or [])  # null when none
 
     def pod_log(self, name, namespace, container=None):
         """A pod's log as text (the log subresource answers text/plain, not JSON)."""

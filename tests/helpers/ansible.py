@@ -47,6 +47,9 @@ def run_module(module: str, args: dict, kubeconfig: Path, check: bool = False, d
     return result
 
 
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+
+
 class AuditLog:
     """The API server's audit log of write requests (tools/localcluster.py writes it)."""
 
@@ -69,7 +72,7 @@ class AuditLog:
             with self.path.open() as log:
                 log.seek(offset)
                 events = [json.loads(line) for line in log if line.strip()]
-            ours = [e for e in events if e["user"]["username"] == self.USER]
+            ours = [e for e in events if e["user"]["username"] == self.USER and e["verb"] in WRITE_VERBS]
             for index, event in enumerate(ours):
                 ref = event["objectRef"]
                 if event["verb"] == "patch" and ref.get("resource") == "namespaces" and ref.get("name") == "default":

@@ -336,3 +336,10 @@ def test_names_lists_only_the_metadata_of_a_kind(server):
     # Not 23 schemas of Calico's CRDs: the server sends the objects' metadata only.
     assert accepted[-1].split(",")[0] == "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
     assert client.requests == {"GET": 1, "LIST": 1, "WATCH": 0, "write": 0, "dry-run": 0}  # GET: discovery, once
+
+
+def test_names_of_a_kind_with_no_objects_is_empty_though_the_server_sends_null_items(server):
+    # A PartialObjectMetadataList with no items has "items": null (a nil slice in Go).
+    empty = (200, {"kind": "PartialObjectMetadataList", "metadata": {"resourceVersion": "5"}, "items": None})
+    _api, client = server({("GET", "/apis/apiextensions.k8s.io/v1"): [APIEXTENSIONS], ("GET", CRDS): [empty]})
+    assert client.names("apiextensions.k8s.io/v1", "CustomResourceDefinition") == set()
