@@ -51,6 +51,7 @@ class Bench:
         defaults = Ports()
         self.ports = Ports(**{name: port + port_offset for name, port in vars(defaults).items()})
         self.rows: list[list[str]] = []
+        self.objects: dict[str, Path] = {}  # per CNI, its objects as cni_config installed them (P1)
 
     # -- running things ---------------------------------------------------------------------------
     @property
@@ -181,7 +182,7 @@ class Bench:
         self.fresh(ClusterSpec(pod_cidr=pod_cidr(cni)))
         self.run(self.cni_config(f"install-{cni}", cni=cni))
         noop = self.cni_config(f"noop-{cni}", cni=cni)
-        objects = self.live_objects(cni)
+        objects = self.objects[cni] = self.live_objects(cni)
         k8s = self.playbook(
             f"k8s-{cni}",
             {
@@ -212,9 +213,7 @@ class Bench:
     def p2_install(self, cni: str) -> None:
         spec = ClusterSpec(pod_cidr=pod_cidr(cni))
         install = self.cni_config(f"install-nowait-{cni}", cni=cni, wait=False)
-        self.fresh(spec)
-        self.run(install)
-        objects = self.live_objects(cni)
+        objects = self.objects[cni]  # what P1's install left: the same patched objects
         kubectl = self.playbook(
             f"kubectl-apply-{cni}",
             {

@@ -56,7 +56,7 @@ def refused(run, message: str) -> None:
             "has sha256 ",
         ),
         ({"node_install_local_dir": "/nonexistent/release-files"}, "kubeadm is missing (node_install_local_dir"),
-        ({"node_install_source": "tarball"}, "node_install_source=tarball: use packages, url, local or none"),
+        ({"node_install_source": "tarball"}, "value of node_install_source must be one of: packages, url, local, none"),
         (
             {"prepare_kernel_features": ["overlay", "kubeforge_no_such_feature"]},
             "lacks: kernel feature kubeforge_no_such_feature",
