@@ -99,6 +99,7 @@ class LocalCluster:
     def __init__(self, state_dir: Path = DEFAULT_STATE_DIR, bin_dir: Path | None = None):
         self.state_dir = Path(state_dir)
         self._bin_dir = bin_dir
+        self._procs: dict[str, subprocess.Popen] = {}
 
     # -- paths -------------------------------------------------------------------------------
     @property
@@ -179,7 +180,7 @@ class LocalCluster:
             sub.mkdir(exist_ok=True)
         self.spec_file.write_text(json.dumps(asdict(spec), indent=2))
         (self.state_dir / "bin-dir").write_text(str(self.bin_dir))
-        self._procs: dict[str, subprocess.Popen] = {}
+        self._procs = {}
         try:
             self._make_pki(spec)
             self._start_etcd(spec)
@@ -223,7 +224,6 @@ class LocalCluster:
         pid_file = self.pids / "1-etcd.pid"
         _stop_pid(int(pid_file.read_text()), self._expected_exe("etcd"))
         time.sleep(down_seconds)
-        self._procs = getattr(self, "_procs", {})
         self._start_etcd(spec)
 
     def node_pod_cidrs(self) -> dict[str, str]:

@@ -124,13 +124,14 @@ class CniConfigRunner:
             if (obj["kind"], obj["metadata"]["name"]) in owned:
                 continue
             api_version, kind, namespace, name = object_key(obj)
+            group = (api_version, kind, namespace)
             if kind == "Deployment":
                 live = self.client.get(api_version, kind, name, namespace)  # whole: its images may change
             else:
                 # Listed when first needed, so that a kind whose CRD this run created is found.
-                if (api_version, kind, namespace) not in existing:
-                    existing[(api_version, kind, namespace)] = self.client.names(api_version, kind, namespace)
-                live = obj if name in existing[(api_version, kind, namespace)] else None
+                if group not in existing:
+                    existing[group] = self.client.names(api_version, kind, namespace)
+                live = obj if name in existing[group] else None
             if live is None or kind == "Deployment":
                 self.writer.ensure(
                     live,
