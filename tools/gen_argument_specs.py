@@ -87,8 +87,16 @@ def shared_options(matrix) -> dict[str, dict]:
         },
         "cni_version": {
             "type": "str",
-            "description": ["Upstream version to install; empty is the pinned one."],
+            "description": [
+                "Upstream version to install; empty installs the pinned one and keeps an installed one. Another"
+                " version than the installed one upgrades it (docs/upgrade.md)."
+            ],
             "default": "",
+        },
+        "cni_allow_downgrade": {
+            "type": "bool",
+            "description": ["Allow cni_version older than the installed version (refused otherwise)."],
+            "default": False,
         },
         "cni_manifest_url": {
             "type": "str",

@@ -123,6 +123,7 @@ def pick_pool(pools, default_name):
 
 class CalicoDriver(CniDriver):
     crd = "ippools.crd.projectcalico.org"
+    managed_env = (*POOL_ENV.values(), POOL_CIDR_ENV)
 
     def read(self, client, live):
         live.pool = pick_pool(client.list(IPPOOL_API, "IPPool"), self.spec["ippool"])

@@ -107,6 +107,11 @@ MANIFEST_SHA256 = {
     ("flannel", "v0.28.9"): "e875824be2f552b45711dbda91af81b17eb961d00025d914d9fef18fad8f09c0",
     ("calico", "v3.32.1"): "a1df919d9721cf667accdc3e72848911b0cb25cfab7d2478ad0c996302c95744",
     ("canal", "v3.32.1"): "aa58a7b245586a90d75d969b9184326f6218acea7e4951ce2931113cd8e91e39",
+    # Older releases, so that an install of theirs can be upgraded (and its objects told from upstream's).
+    ("flannel", "v0.27.4"): "2242ee218f3c3e724e4efe5f31826a3e38cfdabf334de41aee2b12b48fd4818d",
+    ("flannel", "v0.26.7"): "d3f539ef073032bdbd2d32900719400e0050a8ae1d00a9fef75d9d0f079c7d54",
+    ("calico", "v3.30.7"): "ed105288f27c7ba4cae143bcaa3f6425f02d84fa94a4786cc8e3d371412c1a36",
+    ("calico", "v3.29.7"): "b200cb3c2c7341717abe98e4acc80a13117bcd2c9c46ad46e8c209c5753f0b2f",
     ("calico", "v3.26.1"): "5e71ad6c338050de4bd8c1d580f7f8862de6da0029d253e220c055922bd624b9",
     ("canal", "v3.26.1"): "c1b0d87ade4681ca52553c2d0ddb22d0269ad524af4e1f3359538483eddaa324",
 }
@@ -128,6 +133,9 @@ CNIS = {
         "pod_selector": "app=flannel",
         "flannel_container": "kube-flannel",
         "version_container": "kube-flannel",
+        # ConfigMap keys that hold the cluster's settings: an upgrade keeps their live values. The other keys
+        # are upstream's templates and come from the new version's manifest (unless the user changed them).
+        "config_settings": ("net-conf.json",),
     },
     "calico": {
         "networking": "calico",
@@ -144,6 +152,7 @@ CNIS = {
         "pod_selector": "k8s-app=calico-node",
         "calico_container": "calico-node",
         "version_container": "calico-node",
+        "config_settings": ("calico_backend", "veth_mtu", "typha_service_name"),
         "ippool": "default-ipv4-ippool",
         "ippool_block_size": 26,
     },
@@ -162,6 +171,7 @@ CNIS = {
         "flannel_container": "kube-flannel",
         "calico_container": "calico-node",
         "version_container": "calico-node",
+        "config_settings": ("net-conf.json", "veth_mtu", "typha_service_name", "canal_iface", "masquerade"),
     },
 }
 

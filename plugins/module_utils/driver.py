@@ -26,6 +26,8 @@ class CniDriver:
     # Pods of a node share one bridge, which takes the smallest MTU of its ports: pods started on a smaller
     # MTU hold every pod of their node to it after the MTU grows, not only after it shrinks.
     pods_share_a_bridge = False
+    # Env vars of the CNI's containers that the driver sets from the request (an upgrade does not carry them).
+    managed_env = ()
 
     def __init__(self, cni):
         self.cni = cni

@@ -7,10 +7,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import normalize_backend
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import cni_spec, normalize_backend
 from ansible_collections.kubeforge.cluster.plugins.module_utils.live import LiveCluster
 from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import image_tag
 from ansible_collections.kubeforge.cluster.plugins.module_utils.runner import CONFIG_HASH
+from ansible_collections.kubeforge.cluster.plugins.module_utils.upgrade import release
 
 NODE_FIELDS = ("name", "ready", "kubelet_version", "internal_ip", "pod_cidr")
 
@@ -22,6 +23,8 @@ def inspect(client, wanted=None):
     info = {
         "cni": live.cni,
         "version": None,
+        "pinned_version": cni_spec(live.cni)["version"] if live.cni else None,
+        "upgrade_available": False,
         "backend": None,
         "pod_cidr": None,
         "encapsulation": None,
@@ -34,6 +37,8 @@ def inspect(client, wanted=None):
     driver = live.driver
     if driver is not None and live.daemonset is not None:
         info["version"] = image_tag(live.daemonset, driver.spec["version_container"])
+        installed, pinned = release(info["version"]), release(info["pinned_version"])
+        info["upgrade_available"] = bool(installed and pinned and pinned > installed)
         info["backend"] = driver.live_backend(live)
         info["pod_cidr"] = driver.live_pod_cidr(live)
         info["encapsulation"] = driver.live_encapsulation(live)

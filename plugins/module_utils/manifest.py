@@ -45,6 +45,8 @@ class ManifestSource:
         self.cni = cni
         self.version = version
         self.mirror = mirror
+        # The user named a file of their own: its version is the one asked for.
+        self.given_file = bool(url or path)
         self.path = path or (os.path.join(mirror, mirror_path(cni, version)) if mirror else None)
         self.url = None if self.path else (url or manifest_url(cni, version))
         default_sha = known_sha256(cni, version) if not url and not path else None
@@ -58,6 +60,10 @@ class ManifestSource:
 
     def describe(self):
         return self.path or self.url
+
+    def at_version(self, version):
+        """The same kind of source for another version: the mirror's file of it, or its upstream URL."""
+        return ManifestSource(self.cni, version, mirror=self.mirror)
 
 
 def check_manifest_file(source):

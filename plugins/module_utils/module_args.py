@@ -31,6 +31,7 @@ def cni_config_argument_spec():
         "pod_cidr": {"type": "str"},
         "state": {"type": "str", "default": "present", "choices": ["present"]},
         "version": {"type": "str"},
+        "allow_downgrade": {"type": "bool", "default": False},
         "manifest_url": {"type": "str"},
         "manifest_sha256": {"type": "str"},
         "manifest_path": {"type": "path"},

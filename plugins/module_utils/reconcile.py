@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - the kubernetes client, which the modul
 
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import ApiError, Conflict
 from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import describe, object_key
+from ansible_collections.kubeforge.cluster.plugins.module_utils.upgrade import ORIGIN, crd_summary, taken_over
 
 CONFLICT_RETRIES = 5
 # Server-maintained fields that never take part in a comparison or a patch.
@@ -71,11 +72,12 @@ class Writer:
         self.check_mode = check_mode
         self.created = []
         self.updated = []
+        self.deleted = []
         self.diff = []
 
     @property
     def changed(self):
-        return bool(self.created or self.updated)
+        return bool(self.created or self.updated or self.deleted)
 
     def ensure(self, live, make_desired, read, patch_type="merge"):
         """Create the object, or patch what differs; on a conflict re-read and recompute, so another
@@ -109,7 +111,47 @@ class Writer:
             return result, True
         raise ApiError("%s kept changing under us (%d conflicts); run again" % (describe(live), CONFLICT_RETRIES))
 
+    def apply(self, live, desired, read):
+        """Server-side apply of a whole object, as an upgrade writes the new version's objects: the installer's
+        fields are taken over first, so that a field the new version no longer has is removed, while fields of
+        other managers stay. Returns (object, changed)."""
+        if live is None:
+            return self.create(desired), True
+        for _attempt in range(CONFLICT_RETRIES):
+            managed = taken_over(live["metadata"].get("managedFields"))
+            if managed is None or self.check_mode:
+                break
+            api_version, kind, namespace, name = object_key(live)
+            body = {"metadata": {"managedFields": managed, "resourceVersion": live["metadata"]["resourceVersion"]}}
+            try:
+                self.client.patch(api_version, kind, name, namespace, body, "merge")
+                break
+            except Conflict:
+                live = read()
+        result = self.client.apply(desired, dry_run=self.check_mode)
+        patch = merge_patch(strip_volatile(live), strip_volatile(result))
+        if not patch:
+            return result, False
+        self.updated.append(describe(live))
+        if live["kind"] == "CustomResourceDefinition":
+            # Its schemas run to thousands of lines: show what a reader checks, the versions.
+            before, after = {"versions": crd_summary(live)}, {"versions": crd_summary(result)}
+            after["schema"] = "changed" if live.get("spec") != result.get("spec") else "unchanged"
+        else:
+            before, after = pick_values(strip_volatile(live), patch), patch
+        self.diff.append(
+            {
+                "before_header": describe(live),
+                "after_header": describe(live),
+                "before": dump(before),
+                "after": dump(after),
+            }
+        )
+        return result, True
+
     def create(self, obj):
+        obj = copy.deepcopy(obj)
+        obj["metadata"].setdefault("annotations", {})[ORIGIN] = "created"
         if self.check_mode and self._namespace_is_new(obj):
             result = obj  # a dry-run create fails in a namespace that a dry run did not create
         elif self.check_mode and self.client.resource(obj["apiVersion"], obj["kind"]) is None:
@@ -122,6 +164,14 @@ class Writer:
             {"before_header": describe(obj), "after_header": describe(obj), "before": "", "after": "(created)\n"}
         )
         return result
+
+    def delete(self, live):
+        api_version, kind, namespace, name = object_key(live)
+        self.client.delete(api_version, kind, name, namespace, uid=live["metadata"]["uid"], dry_run=self.check_mode)
+        self.deleted.append(describe(live))
+        self.diff.append(
+            {"before_header": describe(live), "after_header": describe(live), "before": "(exists)\n", "after": ""}
+        )
 
     def _namespace_is_new(self, obj):
         namespace = obj["metadata"].get("namespace")

@@ -130,6 +130,8 @@ def build_request(params):
         backend=backend,
         pod_cidr=pod_cidr,
         version=version,
+        version_given=bool(params.get("version")),
+        allow_downgrade=bool(params.get("allow_downgrade")),
         source=source,
         image_registry=params.get("image_registry"),
         mtu=mtu,

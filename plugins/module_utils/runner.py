@@ -9,10 +9,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import os
 import time
 
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import ANNOTATION_PREFIX, mtu_overhead
-from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import LiveStateError, ManifestError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, LiveStateError, ManifestError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.live import LiveCluster, driver_for
 from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import (
     find,
@@ -22,8 +23,10 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import 
     read_manifest,
     replace_registry,
 )
+from ansible_collections.kubeforge.cluster.plugins.module_utils.new_version import NewVersion
 from ansible_collections.kubeforge.cluster.plugins.module_utils.pod_cidr import decide_pod_cidr
 from ansible_collections.kubeforge.cluster.plugins.module_utils.reconcile import Writer, differs
+from ansible_collections.kubeforge.cluster.plugins.module_utils.upgrade import release, version_change
 from ansible_collections.kubeforge.cluster.plugins.module_utils.waiter import wait_crd_established, wait_pods_replaced
 
 CONFIG_HASH = ANNOTATION_PREFIX + "config-hash"
@@ -44,6 +47,8 @@ class CniConfigRunner:
         self.restarted = []
         self.old_pods = []
         self.daemonset_changed = False
+        self.new_version = None  # a NewVersion when this run changes the version
+        self.upgrade_available = None  # the pinned version, when newer than the installed one that stays
 
     def run(self):
         req, driver = self.req, self.driver
@@ -57,16 +62,31 @@ class CniConfigRunner:
         warning = self.spec["backends"][req.backend].get("warning")
         if warning:
             self.warn(warning)
-        objects = self.load_manifest()
-        self.ensure_missing_objects(objects)
+        installed = image_tag(live.daemonset, self.spec["version_container"]) if live.daemonset else None
+        objects, version, named = self.load_manifest(installed)
+        # Before any write: a downgrade, or a change from an unknown version, is refused unless asked for.
+        change = version_change(req.cni, installed, version, named, req.allow_downgrade)
+        if change:
+            self.new_version = NewVersion(self, change, objects)
+            self.new_version.write_objects()
+        else:
+            self.ensure_missing_objects(objects or [])
         if driver.crd and self.writer.created and not self.check_mode:
             wait_crd_established(self.client, driver.crd)
-        self.manifest_configmap = find(objects, "ConfigMap", self.spec["configmap"])
-        self.manifest_daemonset = find(objects, "DaemonSet", self.spec["daemonset"])
+        self.manifest_configmap = find(objects or [], "ConfigMap", self.spec["configmap"])
+        self.manifest_daemonset = find(objects or [], "DaemonSet", self.spec["daemonset"])
         self.configmap, self.daemonset = live.configmap, live.daemonset
+        if self.configmap is None and self.manifest_configmap is None:
+            raise LiveStateError(
+                "ConfigMap %s/%s is missing and no manifest of the installed %s %s is at hand to re-create it; pass "
+                "version= (the installed one, or a newer one to upgrade) with its manifest"
+                % (self.spec["namespace"], self.spec["configmap"], req.cni, installed)
+            )
         self.old_backend = driver.live_backend(live)
         self.installing = live.daemonset is None
         driver.apply(self, self.installing)
+        if self.new_version:
+            self.new_version.remove_dropped_objects()
         self.check_config_is_still_ours()
         return self.report()
 
@@ -101,17 +121,48 @@ class CniConfigRunner:
                 )
             )
 
-    def load_manifest(self):
-        text, warnings = read_manifest(self.req.source, self.fetch_url)
+    def load_manifest(self, installed):
+        """(objects, their version, whether the user named that version) of the manifest this run works from.
+
+        No version named (no version=, no manifest file or URL of their own) on an installed CNI: the installed
+        version stays, and its own manifest re-creates what is missing - or, when none is at hand, nothing is."""
+        req = self.req
+        source, named = req.source, req.version_given or req.source.given_file
+        if installed and not named and installed != req.version:
+            if (release(req.version) or ()) > (release(installed) or ()):
+                self.upgrade_available = req.version
+            try:
+                source = req.source.at_version(installed)
+            except InputError:
+                source = None
+            if source is None or (source.path and not os.path.isfile(source.path)):
+                self.warn(
+                    "%s %s is installed and no manifest of that version is at hand, so objects of it that are "
+                    "missing are not re-created; the collection pins %s: pass version=%s to upgrade"
+                    % (req.cni, installed, req.version, req.version)
+                )
+                return None, installed, False
+        objects = self.read_objects(source)
+        version = image_tag(find(objects, "DaemonSet", self.spec["daemonset"]), self.spec["version_container"])
+        if req.version_given and version != req.version:
+            raise ManifestError(
+                "the manifest %s is %s %s (the tag of its %s image), not version=%s; give the manifest of that "
+                "version, or that version"
+                % (source.describe(), req.cni, version, self.spec["version_container"], req.version)
+            )
+        return objects, version or req.version, named
+
+    def read_objects(self, source):
+        text, warnings = read_manifest(source, self.fetch_url)
         for warning in warnings:
             self.warn(warning)
-        objects = load_documents(text, self.req.source.describe())
+        objects = load_documents(text, source.describe())
         for kind, name in (("ConfigMap", self.spec["configmap"]), ("DaemonSet", self.spec["daemonset"])):
             found = find(objects, kind, name)
             if found is None or found["metadata"].get("namespace") != self.spec["namespace"]:
                 raise ManifestError(
                     "the manifest %s has no %s %s/%s: is it a %s manifest of a supported version?"
-                    % (self.req.source.describe(), kind, self.spec["namespace"], name, self.req.cni)
+                    % (source.describe(), kind, self.spec["namespace"], name, self.req.cni)
                 )
         return objects
 
@@ -165,6 +216,8 @@ class CniConfigRunner:
 
         def desired_configmap(live):
             base = live if live is not None else self.manifest_configmap
+            if self.new_version and live is not None:
+                base = self.new_version.configmap(live, self.manifest_configmap)
             return self.driver.desired_configmap(base, req, self.pod_cidr, self.warn)
 
         self.configmap, config_changed = self.writer.ensure(
@@ -176,7 +229,7 @@ class CniConfigRunner:
         # Pods read the config at start only: restart when it changed, or when the pods run an older one.
         stale = config_changed or (running_hash is not None and running_hash != new_hash)
         marker = None
-        if self.daemonset is None or (stale and req.restart != "never"):
+        if self.daemonset is None or self.new_version or (stale and req.restart != "never"):
             marker = {CONFIG_HASH: new_hash}
         if req.restart == "always" and self.daemonset is not None:
             marker = {CONFIG_HASH: new_hash, RESTARTED_AT: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -185,16 +238,28 @@ class CniConfigRunner:
                 "restart=never: the %s pods keep the previous configuration until they are restarted"
                 % spec["daemonset"]
             )
-        # Any change of the pod template replaces the pods: remember which ones ran before it.
-        if self.daemonset is not None and differs(self.daemonset, self.desired_workload(self.daemonset, marker)):
+
+        def read():
+            return client.get("apps/v1", "DaemonSet", spec["daemonset"], namespace)
+
+        if self.new_version and self.daemonset is not None:
+            # The new version's DaemonSet, applied whole: a container or field it no longer has must go.
+            desired = self.desired_workload(self.new_version.desired(self.manifest_daemonset, self.daemonset), marker)
             self.old_pods = client.list("v1", "Pod", namespace, label_selector=spec["pod_selector"])
-        base = self.daemonset if self.daemonset is not None else self.manifest_daemonset
-        self.daemonset, self.daemonset_changed = self.writer.ensure(
-            self.daemonset,
-            lambda live: self.desired_workload(live if live is not None else base, marker),
-            lambda: client.get("apps/v1", "DaemonSet", spec["daemonset"], namespace),
-            "strategic",
-        )
+            self.daemonset, self.daemonset_changed = self.writer.apply(self.daemonset, desired, read)
+            if not self.daemonset_changed:
+                self.old_pods = []
+        else:
+            # Any change of the pod template replaces the pods: remember which ones ran before it.
+            if self.daemonset is not None and differs(self.daemonset, self.desired_workload(self.daemonset, marker)):
+                self.old_pods = client.list("v1", "Pod", namespace, label_selector=spec["pod_selector"])
+            base = self.daemonset if self.daemonset is not None else self.manifest_daemonset
+            self.daemonset, self.daemonset_changed = self.writer.ensure(
+                self.daemonset,
+                lambda live: self.desired_workload(live if live is not None else base, marker),
+                read,
+                "strategic",
+            )
         if self.old_pods and self.driver.replace_pods_at_once and not self.check_mode:
             for pod in self.old_pods:
                 client.delete("v1", "Pod", pod["metadata"]["name"], namespace, uid=pod["metadata"]["uid"])
@@ -221,7 +286,12 @@ class CniConfigRunner:
             "restarted": self.restarted,
             "stale_node_state": [],
             "workloads_to_restart": [],
+            "removed": self.writer.deleted,
         }
+        if self.new_version:
+            result["upgrade"] = self.new_version.report()
+        elif self.upgrade_available:
+            result["upgrade"] = {"available": self.upgrade_available}
         self.driver.report(self, result)
         if self.installing or not writer.updated:
             return result

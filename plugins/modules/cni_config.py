@@ -75,8 +75,25 @@ options:
     default: present
     choices: [present]
   version:
-    description: The upstream version to install, e.g. C(v0.28.9) for Flannel, C(v3.32.1) for Calico and Canal.
+    description:
+      - The upstream version to install, e.g. C(v0.28.9) for Flannel, C(v3.32.1) for Calico and Canal.
+        Omitted, a new install gets the version the collection pins, and an installed CNI keeps its version
+        (RV(upgrade) says when the pinned one is newer).
+      - Given on an installed CNI of another version, upgrades it as upstream documents (docs/upgrade.md) -
+        the new CRDs server-side first, then every object of the new manifest server-side, keeping the backend,
+        the pod CIDR, the MTU, the IP pools, the settings and added keys of the ConfigMap (C(net-conf.json)),
+        the image registry, and the fields other managers own; env vars and template keys changed by hand on
+        the old objects are carried over. An object the new version no longer has is deleted only if this
+        module created it (a CRD only while no object of it exists), else left and reported.
+      - A O(manifest_path) or O(manifest_url) without O(version) asks for the version of that manifest; a
+        manifest whose main image tag differs from O(version) is refused.
     type: str
+  allow_downgrade:
+    description:
+      - Allow O(version) older than the installed one (or a change from an installed image tag that is not a
+        release). Without it such a run is refused, naming both versions, before anything is written.
+    type: bool
+    default: false
   manifest_url:
     description:
       - Where to download the manifest. Defaults to the upstream file of O(version); its sha256 is
@@ -194,7 +211,9 @@ notes:
   - Flannel never removes what the previous backend left on the nodes (C(flannel.1), C(flannel-wg),
     C(flannel.ipip), host-gw routes); the module returns them in RV(stale_node_state) for the C(cni) role to clean.
   - Running pods keep their interface MTU; when a switch lowers it, RV(workloads_to_restart) lists them.
-  - The module does not upgrade an installed CNI to another version.
+  - An upgrade reads the installed version's manifest (from O(manifest_mirror), else its upstream URL when
+    its sha256 is known) to tell the user's changes from upstream's; without it, it warns and carries only the
+    ConfigMap's settings and the fields of other managers.
 seealso:
   - module: kubeforge.cluster.cni_info
 """
@@ -278,6 +297,31 @@ restarted:
   returned: always
   type: list
   elements: str
+removed:
+  description: Objects deleted because the new version no longer has them (only objects this module created).
+  returned: always
+  type: list
+  elements: str
+upgrade:
+  description:
+    - When the version changes - C(direction) (upgrade, downgrade, replace), C(from), C(to), the C(steps) taken,
+      C(images) changed per workload, env vars and ConfigMap keys C(carried) over, objects C(removed) and
+      C(left) with the reason, and the C(restarted) pods.
+    - When an installed CNI keeps an older version than the collection pins, only C(available), the pinned one.
+  returned: when the version changes, or a newer one is pinned
+  type: dict
+  sample:
+    direction: upgrade
+    from: v3.26.1
+    to: v3.32.1
+    available: null
+    steps: ["applied namespaces and CRDs server-side: 5 created, 17 updated, 0 unchanged"]
+    images:
+      DaemonSet kube-system/calico-node: {calico-node: "docker.io/calico/node:v3.26.1 -> quay.io/calico/node:v3.32.1"}
+    carried: []
+    removed: []
+    left: []
+    restarted: [calico-node-7xk2p]
 stale_node_state:
   description: Per node, the devices and routes the previous Flannel backend left, to be removed.
   returned: always

@@ -70,6 +70,16 @@ version:
   returned: always
   type: str
   sample: v0.28.9
+pinned_version:
+  description: The version of that CNI this collection pins (and installs when no version is given).
+  returned: always
+  type: str
+  sample: v0.28.9
+upgrade_available:
+  description: Whether the pinned version is newer than the installed one (M(kubeforge.cluster.cni_config) with its C(version) option upgrades).
+  returned: always
+  type: bool
+  sample: false
 backend:
   description: Its backend (Calico - bgp, ipip or vxlan, from calico-config and the default IPPool).
   returned: always
