@@ -95,6 +95,14 @@ CALICO_BACKENDS = {
 NODE_KERNEL_FEATURES = ("overlay", "br_netfilter")
 
 CALICO_BACKEND_ALIASES = {"bird": "bgp"}
+# The Installation's ipPools[].encapsulation (Tigera operator API) for a backend and its IPPool mode.
+OPERATOR_ENCAPSULATION = {
+    ("bgp", None): "None",
+    ("ipip", "Always"): "IPIP",
+    ("ipip", "CrossSubnet"): "IPIPCrossSubnet",
+    ("vxlan", "Always"): "VXLAN",
+    ("vxlan", "CrossSubnet"): "VXLANCrossSubnet",
+}
 # What cni_config's encapsulation option takes for ipip/vxlan, and what an IPPool mode field may hold.
 CALICO_ENCAPSULATION_MODES = ("Always", "CrossSubnet")
 CALICO_POOL_MODES = ("Always", "CrossSubnet", "Never")
@@ -155,6 +163,14 @@ CNIS = {
         "config_settings": ("calico_backend", "veth_mtu", "typha_service_name"),
         "ippool": "default-ipv4-ippool",
         "ippool_block_size": 26,
+        # An install by the Tigera operator: it owns calico-node (in its own namespace) and the IP pools, and
+        # reverts direct edits of them; the backend lives in its Installation.
+        "operator": {
+            "namespace": "calico-system",
+            "daemonset": "calico-node",
+            "api_version": "operator.tigera.io/v1",
+            "installation": "default",
+        },
     },
     "canal": {
         "networking": "flannel",

@@ -10,7 +10,7 @@ __metaclass__ = type
 
 from ansible_collections.kubeforge.cluster.plugins.module_utils.calico import CalicoDriver
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import CNI_NAMES, CNIS, cni_spec
-from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, LiveStateError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.flannel import FlannelDriver
 from ansible_collections.kubeforge.cluster.plugins.module_utils.pod_cidr import kubeadm_pod_subnet
 
@@ -46,6 +46,11 @@ class LiveCluster:
             meta = daemonset["metadata"]
             daemonsets[(meta["namespace"], meta["name"])] = dict(daemonset, apiVersion="apps/v1", kind="DaemonSet")
         installed = [name for name in CNI_NAMES if (CNIS[name]["namespace"], CNIS[name]["daemonset"]) in daemonsets]
+        operator = CNIS["calico"]["operator"]
+        self.operator_daemonset = daemonsets.get((operator["namespace"], operator["daemonset"]))
+        if self.operator_daemonset is not None:
+            refuse_operator_install(cni, installed)
+            installed = ["calico"]
         others = [name for name in installed if name != cni]
         if cni is not None and others:
             other = CNIS[others[0]]
@@ -63,9 +68,41 @@ class LiveCluster:
             return
         self.driver = driver_for(self.cni)
         spec = self.driver.spec
+        if self.operator_daemonset is not None:
+            self.daemonset = self.operator_daemonset
+            self.installation = client.get(operator["api_version"], "Installation", operator["installation"])
+            return
         self.daemonset = daemonsets.get((spec["namespace"], spec["daemonset"]))
         self.configmap = client.get("v1", "ConfigMap", spec["configmap"], spec["namespace"])
         self.driver.read(client, self)
 
+    installation = None
+
     def node_pod_cidrs(self):
         return dict((name, node["pod_cidr"]) for name, node in self.nodes.items())
+
+
+def refuse_operator_install(cni, installed):
+    """An operator install is read (cni_info) but not written: the operator reverts direct edits of what it owns,
+    so a switch would be reported that the cluster then undoes; a manifest calico-node beside it would fight it."""
+    operator = CNIS["calico"]["operator"]
+    where = "DaemonSet %s/%s" % (operator["namespace"], operator["daemonset"])
+    if installed:
+        raise LiveStateError(
+            "Calico runs twice: the Tigera operator's (%s) and %s's manifest install (DaemonSet %s/%s); remove one of "
+            "them (the operator's by deleting Installation %s and its operator)"
+            % (
+                where,
+                installed[0],
+                CNIS[installed[0]]["namespace"],
+                CNIS[installed[0]]["daemonset"],
+                operator["installation"],
+            )
+        )
+    if cni is not None:
+        raise LiveStateError(
+            "Calico on this cluster is installed by the Tigera operator (%s): the operator owns calico-node and the IP "
+            "pools and reverts changes to them, so cni_config does not write them, nor install %s beside it. Change "
+            "the backend in Installation %s, spec.calicoNetwork.ipPools[].encapsulation (kubectl edit installation %s)"
+            % (where, cni, operator["installation"], operator["installation"])
+        )

@@ -76,7 +76,9 @@ pinned_version:
   type: str
   sample: v0.28.9
 upgrade_available:
-  description: Whether the pinned version is newer than the installed one (M(kubeforge.cluster.cni_config) with its C(version) option upgrades).
+  description:
+    - Whether the pinned version is newer than the installed one
+      (M(kubeforge.cluster.cni_config) with its C(version) option upgrades).
   returned: always
   type: bool
   sample: false
@@ -109,6 +111,13 @@ nodes:
   type: list
   elements: dict
   sample: [{name: node-1, ready: true, kubelet_version: v1.36.3, internal_ip: 10.0.0.11, pod_cidr: 10.244.0.0/24}]
+managed_by:
+  description:
+    - C(tigera-operator) when Calico was installed by the Tigera operator (its DaemonSet calico-system/calico-node);
+      backend, encapsulation and pod CIDR are then read from its Installation. Null for a manifest install.
+    - M(kubeforge.cluster.cni_config) refuses to write an operator install, which would revert the change.
+  returned: always
+  type: str
 pods_run_current_config:
   description:
     - Whether the CNI pods were started with the configuration the ConfigMap holds now; null when
