@@ -3,7 +3,8 @@
 # them. Each group is cached outside git, keyed on everything that determines its binaries, so a
 # second call is a no-op and changing one group does not rebuild the others.
 #   tools/build.sh           the embedded control plane: Kubernetes (incl. kubelet, kube-proxy), etcd, kwok
-#   tools/build.sh --nodes   also what real nodes run: flanneld, the flannel CNI plugin, pause, CoreDNS
+#   tools/build.sh --nodes   also what real nodes run: flanneld, the flannel CNI plugin, pause, CoreDNS, and the
+#                            older flanneld the real-node upgrade test starts from (FLANNEL_OLD_VERSION)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -13,7 +14,7 @@ upstream=${KUBEFORGE_UPSTREAM:-$here/../../shared/upstream}
 cache_root=${KUBEFORGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubeforge}
 
 groups=(k8s kwok)
-[ "${1:-}" = --nodes ] && groups+=(flannel pause coredns)
+[ "${1:-}" = --nodes ] && groups+=(flannel flannel_old pause coredns)
 
 command -v go >/dev/null || { echo "build.sh: 'go' is not on PATH; Go 1.26 or newer is needed" >&2; exit 1; }
 
@@ -42,6 +43,11 @@ inputs_flannel() {
   find "$upstream/flannel-cni-plugin/$FLANNEL_CNI_PLUGIN_SOURCE" -type f | sort | xargs cat
 }
 build_flannel() { "$here/flannel/build.sh" "$1" "$upstream/flannel-cni-plugin/$FLANNEL_CNI_PLUGIN_SOURCE"; }
+
+inputs_flannel_old() {
+  cat "$here/versions.env" "$here/flannel/build.sh"; find "$here/flannel/tencentstub" "$here/flannel-old" -type f | sort | xargs cat
+}
+build_flannel_old() { "$here/flannel/build.sh" --old "$1"; }
 
 inputs_pause() { cat "$here"/pause/*; }
 build_pause() { ( cd "$here/pause" && CGO_ENABLED=0 go build -ldflags "-s -w" -o "$1/pause" . ); }

@@ -93,6 +93,15 @@ def shared_options(matrix) -> dict[str, dict]:
             ],
             "default": "",
         },
+        "cni_node_address": {
+            "type": "str",
+            "description": [
+                "How each node's address is chosen - first-found, interface=NAME, interface-regex=REGEX, can-reach=IP;"
+                " Calico also cidr=CIDR and kubernetes-internal-ip (cni_config's node_address). Empty keeps the"
+                " live choice."
+            ],
+            "default": "",
+        },
         "cni_allow_downgrade": {
             "type": "bool",
             "description": ["Allow cni_version older than the installed version (refused otherwise)."],
@@ -131,7 +140,7 @@ def shared_options(matrix) -> dict[str, dict]:
             "type": "dict",
             "description": [
                 "Backend options of kubeforge.cluster.cni_config - vni, port, direct_routing, gbp, psk, listen_port,"
-                " wireguard_mode, encapsulation."
+                " wireguard_mode, encapsulation, wireguard (Calico encryption)."
             ],
             "default": {},
         },

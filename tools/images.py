@@ -6,8 +6,9 @@
 BIN_DIR is what `tools/build.sh --nodes` prints. Which images exist and what they are called is never
 written here: the control-plane, kube-proxy, etcd, pause and CoreDNS names come from
 `BIN_DIR/kubeadm config images list` for the version of BIN_DIR/kubeadm, the flannel ones from the
-`image:` lines of UPSTREAM/flannel/$FLANNEL_VERSION/kube-flannel.yml. Each tar holds manifest.json (with
-RepoTags), a config JSON and one layer, which `ctr -n k8s.io images import` loads under that exact name.
+`image:` lines of UPSTREAM/flannel/$FLANNEL_VERSION/kube-flannel.yml and of the older version the real-node
+upgrade test starts from, UPSTREAM/flannel/$FLANNEL_OLD_VERSION/kube-flannel.yml. Each tar holds manifest.json
+(with RepoTags), a config JSON and one layer, which `ctr -n k8s.io images import` loads under that exact name.
 
 What goes into each image is what its container runs (kubeadm's static pods and DaemonSets, the flannel
 manifest): Go binaries from BIN_DIR, and from the host iptables (xtables-nft-multi, its links, libraries,
@@ -380,8 +381,9 @@ exec httpd -f -p "$port" -h /srv/agnhost
 """
 
 
-def image_for(ref: str, bin_dir: Path, cache: dict[str, list[Entry]]) -> Image:
-    """The image REF names: its files, entrypoint and environment, from what its pods run."""
+def image_for(ref: str, bin_dir: Path, cache: dict[str, list[Entry]], flannel_version: str) -> Image:
+    """The image REF names: its files, entrypoint and environment, from what its pods run. FLANNEL_VERSION is
+    the tag whose flanneld is BIN_DIR/flanneld; another flannel tag's is BIN_DIR/flanneld-TAG."""
 
     def once(key: str, build) -> list[Entry]:
         if key not in cache:
@@ -413,19 +415,19 @@ def image_for(ref: str, bin_dir: Path, cache: dict[str, list[Entry]]) -> Image:
         entries = [*base, host_file(program, "/coredns"), *ca_certificates()]
         return Image(ref, entries, entrypoint=["/coredns"], version_probe=[program, "-version"])
     if name == "flannel":
-        # kube-flannel.yml: the install-cni init container runs /opt/bin/install-conf SRC DEST, kube-flannel
-        # runs /opt/bin/flanneld, which execs iptables(-save/-restore) (nft with EnableNFTables).
-        program = binary(bin_dir, "flanneld")
-        entries = [
-            *base,
-            host_file(program, "/opt/bin/flanneld"),
-            host_file(binary(bin_dir, "install-conf"), "/opt/bin/install-conf"),
-            *ca_certificates(),
-        ]
+        # kube-flannel.yml: the install-cni init container runs /opt/bin/install-conf SRC DEST (before v0.27:
+        # `cp -f SRC DEST`, busybox's here), kube-flannel runs /opt/bin/flanneld, which execs
+        # iptables(-save/-restore) (nft with EnableNFTables).
+        current = split_ref(ref)[1] == flannel_version
+        program = binary(bin_dir, "flanneld" if current else f"flanneld-{split_ref(ref)[1]}")
+        entries = [*base, host_file(program, "/opt/bin/flanneld"), *ca_certificates()]
+        if current:
+            entries.append(host_file(binary(bin_dir, "install-conf"), "/opt/bin/install-conf"))
         entries += once("iptables", iptables_entries) + once("busybox", busybox_entries)
         return Image(ref, entries, entrypoint=["/opt/bin/flanneld"], version_probe=[program, "--version"])
     if name == "flannel-cni-plugin":
-        # The install-cni-plugin init container runs `cp -f /flannel /opt/cni/bin/flannel`; alpine's CMD.
+        # The install-cni-plugin init container runs `cp -f /flannel /opt/cni/bin/flannel`; alpine's CMD. Every tag
+        # holds the one plugin built here (FLANNEL_CNI_PLUGIN_SOURCE): the older manifest's tag warns of it.
         program = binary(bin_dir, "flannel")
         entries = [*base, host_file(program, "/flannel"), *once("busybox", busybox_entries)]
         return Image(ref, entries, cmd=["/bin/sh"], version_probe=[program, "--version"])
@@ -451,10 +453,13 @@ def image_refs(bin_dir: Path, upstream: Path, versions: dict[str, str]) -> list[
         text=True,
         check=True,
     )
-    manifest = upstream / "flannel" / versions["FLANNEL_VERSION"] / "kube-flannel.yml"
-    if not manifest.is_file():
-        raise ImageError(f"{manifest} is missing (--upstream)")
-    return parse_kubeadm_images(listed.stdout) + parse_manifest_images(manifest.read_text()) + [PROBE_IMAGE]
+    refs = parse_kubeadm_images(listed.stdout)
+    for version in (versions["FLANNEL_VERSION"], versions["FLANNEL_OLD_VERSION"]):
+        manifest = upstream / "flannel" / version / "kube-flannel.yml"
+        if not manifest.is_file():
+            raise ImageError(f"{manifest} is missing (--upstream)")
+        refs += parse_manifest_images(manifest.read_text())
+    return [*refs, PROBE_IMAGE]
 
 
 def input_hash(image: Image, arch: str, file_hashes: dict[str, str]) -> str:
@@ -498,7 +503,7 @@ def build_all(bin_dir: Path, out_dir: Path, upstream: Path) -> None:
     versions = read_versions(REPO / "tools" / "versions.env")
     refs = image_refs(bin_dir, upstream, versions)
     cache: dict[str, list[Entry]] = {}
-    images = [image_for(ref, bin_dir, cache) for ref in refs]
+    images = [image_for(ref, bin_dir, cache, versions["FLANNEL_VERSION"]) for ref in refs]
     arch, file_hashes = go_arch(), {}
     out_dir.mkdir(parents=True, exist_ok=True)
     for leftover in [*out_dir.glob(".layer.*"), *out_dir.glob("*.tar.partial")]:  # from an interrupted run

@@ -21,6 +21,12 @@ options:
     required: true
     type: list
     elements: str
+  options:
+    description:
+      - The backend options given to the roles (C(cni_backend_options)); Calico's C(wireguard) adds its port and
+        kernel feature to RV(_raw[].option_ports) and RV(_raw[].option_kernel).
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -64,11 +70,20 @@ _raw:
       description: Kernel features every node needs whatever the backend (C(overlay), C(br_netfilter)).
       type: list
       elements: str
+    option_ports:
+      description: Ports the options turned on in O(options) need (Calico C(wireguard) - C(51820/udp)).
+      type: list
+      elements: str
+    option_kernel:
+      description: Kernel features the options turned on in O(options) need (Calico C(wireguard) - C(wireguard)).
+      type: list
+      elements: str
 """
 
 from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
+    CALICO_OPTIONS,
     NODE_KERNEL_FEATURES,
     backend_names,
     backend_spec,
@@ -79,6 +94,8 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import In
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
+        # The backend options a role was given (cni_backend_options): Calico's wireguard needs ports and kernel too.
+        options = kwargs.get("options") or {}
         entries = []
         for name in terms:
             try:
@@ -96,6 +113,15 @@ class LookupModule(LookupBase):
                     "ports": dict((backend, list(backend_spec(name, backend)["ports"])) for backend in backends),
                     "kernel": dict((backend, list(backend_spec(name, backend)["kernel"])) for backend in backends),
                     "node_kernel": list(NODE_KERNEL_FEATURES),
+                    "option_ports": option_needs(name, options, "ports"),
+                    "option_kernel": option_needs(name, options, "kernel"),
                 }
             )
         return entries
+
+
+def option_needs(cni, options, need):
+    """What the Calico options turned on in `options` need (their ports or kernel features)."""
+    if cni != "calico":
+        return []
+    return [item for name, option in CALICO_OPTIONS.items() if options.get(name) for item in option[need]]

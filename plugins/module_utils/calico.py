@@ -14,10 +14,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import re
 
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     CALICO_BACKENDS,
+    CALICO_OPTIONS,
     CALICO_POOL_MODES,
+    NODE_ADDRESS_METHODS,
 )
 from ansible_collections.kubeforge.cluster.plugins.module_utils.driver import CniDriver
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import LiveStateError
@@ -25,6 +28,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import Li
 BIRD_PROBE_FLAGS = {"livenessProbe": ("-felix-live", "-bird-live"), "readinessProbe": ("-felix-ready", "-bird-ready")}
 POOL_ENV = {"ipipMode": "CALICO_IPV4POOL_IPIP", "vxlanMode": "CALICO_IPV4POOL_VXLAN"}
 POOL_CIDR_ENV = "CALICO_IPV4POOL_CIDR"
+ADDRESS_ENV = "IP_AUTODETECTION_METHOD"
 IPPOOL_API = "crd.projectcalico.org/v1"
 FELIX_ENCAP_FIELDS = {"ipipMode": "ipipEnabled", "vxlanMode": "vxlanEnabled"}
 
@@ -70,17 +74,31 @@ def desired_ippool(live, name, pod_cidr, block_size, modes):
     return pool
 
 
-def desired_felix_configuration(live, modes):
+def desired_felix_configuration(live, modes, features=None):
     """FelixConfiguration derives encapsulation from the pools, unless ipipEnabled/vxlanEnabled are set
-    explicitly; an explicit value that contradicts the new pool modes is turned to agree."""
+    explicitly; an explicit value that contradicts the new pool modes is turned to agree. features: the
+    CALICO_OPTIONS asked for ({"wireguard": True}); None leaves a feature as it is. Without a live one (calico-node
+    creates it at first start) one is made only to turn a feature on or off."""
+    wanted = dict(
+        (CALICO_OPTIONS[name]["felix"], value) for name, value in (features or {}).items() if value is not None
+    )
     if live is None:
-        return None
+        if not wanted:
+            return None
+        live = {"apiVersion": IPPOOL_API, "kind": "FelixConfiguration", "metadata": {"name": "default"}, "spec": {}}
     felix = copy.deepcopy(live)
     spec = felix.setdefault("spec", {})
     for mode_field, felix_field in FELIX_ENCAP_FIELDS.items():
         if felix_field in spec:
             spec[felix_field] = modes[mode_field] != "Never"
+    spec.update(wanted)
     return felix
+
+
+def felix_features(felix):
+    """The CALICO_OPTIONS a FelixConfiguration has on: {"wireguard": bool}."""
+    spec = (felix or {}).get("spec") or {}
+    return dict((name, bool(spec.get(option["felix"]))) for name, option in CALICO_OPTIONS.items())
 
 
 def desired_probe_command(command, probe, bird_runs):
@@ -93,9 +111,18 @@ def desired_probe_command(command, probe, bird_runs):
     return command
 
 
-def desired_calico_container(container, backend, encapsulation, pod_cidr):
+def autodetection_method(node_address):
+    """IP_AUTODETECTION_METHOD for node_address (method, value); an interface name matches only itself."""
+    method, value = node_address
+    if method == "interface":
+        value = re.escape(value)
+    return NODE_ADDRESS_METHODS[method]["calico"].format(value)
+
+
+def desired_calico_container(container, backend, encapsulation, pod_cidr, node_address=None):
     """The calico-node container: probes for the backend and the pool env calico-node would use to
-    recreate the default pool, kept equal to the live pool so a recreated pool is the same."""
+    recreate the default pool, kept equal to the live pool so a recreated pool is the same; the node
+    address method when one is asked for."""
     container = copy.deepcopy(container)
     bird_runs = CALICO_BACKENDS[backend]["calico_backend"] == "bird"
     for probe in BIRD_PROBE_FLAGS:
@@ -104,6 +131,8 @@ def desired_calico_container(container, backend, encapsulation, pod_cidr):
             container[probe]["exec"]["command"] = desired_probe_command(command, probe, bird_runs)
     wanted_env = dict((POOL_ENV[field], value) for field, value in pool_modes(backend, encapsulation).items())
     wanted_env[POOL_CIDR_ENV] = pod_cidr
+    if node_address:
+        wanted_env[ADDRESS_ENV] = autodetection_method(node_address)
     env = container.setdefault("env", [])
     for item in env:
         if item.get("name") in wanted_env:
@@ -122,15 +151,13 @@ def pick_pool(pools, default_name):
 
 
 class CalicoDriver(CniDriver):
-    crd = "ippools.crd.projectcalico.org"
+    crds = ("ippools.crd.projectcalico.org", "felixconfigurations.crd.projectcalico.org")
     managed_env = (*POOL_ENV.values(), POOL_CIDR_ENV)
 
     def read(self, client, live):
         live.pool = pick_pool(client.list(IPPOOL_API, "IPPool"), self.spec["ippool"])
         if live.pool:
             check_pool_modes(live.pool)
-
-    def read_for_write(self, client, live):
         live.felix = client.get(IPPOOL_API, "FelixConfiguration", "default")
 
     def pool_spec(self, live):
@@ -171,7 +198,7 @@ class CalicoDriver(CniDriver):
         containers = daemonset["spec"]["template"]["spec"]["containers"]
         index = next(i for i, c in enumerate(containers) if c["name"] == self.spec["calico_container"])
         containers[index] = desired_calico_container(
-            containers[index], request.backend, request.encapsulation, pod_cidr
+            containers[index], request.backend, request.encapsulation, pod_cidr, request.node_address
         )
         return daemonset
 
@@ -197,12 +224,21 @@ class CalicoDriver(CniDriver):
             lambda current: desired_ippool(current, name, runner.pod_cidr, self.spec["ippool_block_size"], modes),
             lambda: client.get(IPPOOL_API, "IPPool", name),
         )[0]
-        if live.felix is not None:
+        features = {"wireguard": runner.req.wireguard}
+        if desired_felix_configuration(live.felix, modes, features) is not None:
             live.felix = runner.writer.ensure(
                 live.felix,
-                lambda current: desired_felix_configuration(current, modes),
+                lambda current: desired_felix_configuration(current, modes, features),
                 lambda: client.get(IPPOOL_API, "FelixConfiguration", "default"),
             )[0]
 
     def report(self, runner, result):
         result["encapsulation"] = runner.req.encapsulation
+        result["wireguard"] = felix_features(runner.live.felix)["wireguard"]
+        if result["wireguard"]:
+            result["mtu_overhead"] += CALICO_OPTIONS["wireguard"]["overhead"]
+            if runner.req.mtu:
+                runner.warn(
+                    "mtu=%d is used as veth_mtu as given: with WireGuard on, pods need the nodes' MTU minus %d (or 0, "
+                    "which Calico detects)" % (runner.req.mtu, result["mtu_overhead"])
+                )

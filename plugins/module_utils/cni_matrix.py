@@ -90,6 +90,26 @@ CALICO_BACKENDS = {
     },
 }
 
+# Calico's options that are not a backend: each turns on a Felix feature, with what it costs and needs.
+CALICO_OPTIONS = {
+    # Encrypts pod traffic between nodes in WireGuard tunnels (FelixConfiguration wireguardEnabled; IPv4); on
+    # every Calico backend; 60 bytes of the pods' MTU (Calico's mtu docs), UDP 51820 between nodes.
+    "wireguard": {"felix": "wireguardEnabled", "overhead": 60, "ports": ("51820/udp",), "kernel": ("wireguard",)},
+}
+
+# How a node's address (the interface the CNI sends pod traffic through) is chosen: node_address=METHOD[=VALUE],
+# the roles' cni_node_address. Per CNI family, what renders it: flannel's env var (FLANNELD_<FLAG>, which flanneld
+# reads as its --iface* flags; "" is flannel's own choice, the default route's interface), Calico's
+# IP_AUTODETECTION_METHOD. A family missing from a method cannot choose that way.
+NODE_ADDRESS_METHODS = {
+    "first-found": {"value": None, "flannel": "", "calico": "first-found"},
+    "interface": {"value": "name", "flannel": "FLANNELD_IFACE", "calico": "interface=^{}$"},
+    "interface-regex": {"value": "regex", "flannel": "FLANNELD_IFACE_REGEX", "calico": "interface={}"},
+    "can-reach": {"value": "address", "flannel": "FLANNELD_IFACE_CAN_REACH", "calico": "can-reach={}"},
+    "cidr": {"value": "cidrs", "calico": "cidr={}"},
+    "kubernetes-internal-ip": {"value": None, "calico": "kubernetes-internal-ip"},
+}
+
 # Kernel features every node needs for kubeadm and any CNI (kube-proxy and the CNI bridge traffic go
 # through br_netfilter; containerd's snapshotter is overlayfs).
 NODE_KERNEL_FEATURES = ("overlay", "br_netfilter")

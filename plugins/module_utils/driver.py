@@ -19,8 +19,8 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix impor
 
 
 class CniDriver:
-    # A CRD whose objects the driver writes right after an install, so it must be established first.
-    crd = None
+    # CRDs whose objects the driver writes right after an install, so they must be established first.
+    crds = ()
     # Nodes on different backends cannot reach each other: replace all pods at once, not one by one.
     replace_pods_at_once = False
     # Pods of a node share one bridge, which takes the smallest MTU of its ports: pods started on a smaller

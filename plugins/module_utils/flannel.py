@@ -10,7 +10,11 @@ __metaclass__ = type
 import copy
 import json
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import ANNOTATION_PREFIX, FLANNEL_BACKENDS
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
+    ANNOTATION_PREFIX,
+    FLANNEL_BACKENDS,
+    NODE_ADDRESS_METHODS,
+)
 from ansible_collections.kubeforge.cluster.plugins.module_utils.driver import CniDriver
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import LiveStateError
 
@@ -101,6 +105,31 @@ def set_backend_privilege(daemonset, container, backend):
         daemonset["metadata"].pop("annotations")
 
 
+ADDRESS_ENV = tuple(sorted(set(m["flannel"] for m in NODE_ADDRESS_METHODS.values() if m.get("flannel"))))
+
+
+def set_node_address(container, node_address):
+    """flanneld's interface choice as its FLANNELD_* env var (flanneld reads them as its --iface* flags); the other
+    ones of ours (plain values) go. Canal's FLANNELD_IFACE from canal-config stays unless interface= replaces it;
+    --iface* arguments go, since a flag given on the command line wins over its env var."""
+    method, value = node_address
+    wanted = NODE_ADDRESS_METHODS[method]["flannel"]
+    for field in ("command", "args"):
+        if container.get(field):
+            container[field] = [arg for arg in container[field] if not arg.startswith("--iface")]
+    env = [
+        item
+        for item in container.get("env") or []
+        if item["name"] == wanted or item["name"] not in ADDRESS_ENV or "valueFrom" in item
+    ]
+    names = [item["name"] for item in env]
+    if wanted in names:
+        env[names.index(wanted)] = {"name": wanted, "value": value}  # in place: env's order is part of the template
+    elif wanted:
+        env.append({"name": wanted, "value": value})
+    container["env"] = env
+
+
 class FlannelDriver(CniDriver):
     replace_pods_at_once = True
     pods_share_a_bridge = True  # cni0
@@ -152,6 +181,8 @@ class FlannelDriver(CniDriver):
         containers = daemonset["spec"]["template"]["spec"]["containers"]
         container = next(c for c in containers if c["name"] == self.spec["flannel_container"])
         set_backend_privilege(daemonset, container, request.backend)
+        if request.node_address:
+            set_node_address(container, request.node_address)
         return daemonset
 
     def report(self, runner, result):

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.kubeforge.cluster.plugins.module_utils.calico import felix_features
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     OPERATOR_ENCAPSULATION,
     cni_spec,
@@ -37,6 +38,7 @@ def inspect(client, wanted=None):
         "nodes": nodes,
         "pods_run_current_config": None,
         "managed_by": "tigera-operator" if live.operator_daemonset is not None else None,
+        "wireguard": None,
         "drift": [],
     }
     driver = live.driver
@@ -50,6 +52,8 @@ def inspect(client, wanted=None):
         info["backend"] = driver.live_backend(live)
         info["pod_cidr"] = driver.live_pod_cidr(live)
         info["encapsulation"] = driver.live_encapsulation(live)
+        if live.cni == "calico":
+            info["wireguard"] = felix_features(live.felix)["wireguard"]
         annotations = (live.daemonset["spec"]["template"].get("metadata") or {}).get("annotations") or {}
         if CONFIG_HASH in annotations:
             info["pods_run_current_config"] = annotations[CONFIG_HASH] == driver.config_hash(live.configmap)

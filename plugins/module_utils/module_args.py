@@ -11,6 +11,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils import verify
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     ALL_BACKENDS,
     CALICO_ENCAPSULATION_MODES,
+    CALICO_OPTIONS,
     CNI_NAMES,
     FLANNEL_OPTIONS,
 )
@@ -46,7 +47,11 @@ def cni_config_argument_spec():
     # mtu is accepted here only to be refused naming its own option; Ansible refuses every other unknown key.
     backend_options = flannel_option_specs()
     backend_options["encapsulation"] = dict(spec["encapsulation"])
+    for name in CALICO_OPTIONS:
+        spec[name] = {"type": "bool"}
+        backend_options[name] = {"type": "bool"}
     spec["backend_options"] = {"type": "dict", "options": backend_options}
+    spec["node_address"] = {"type": "str"}
     spec["validate_only"] = {"type": "bool", "default": False}
     spec.update(KUBE_AUTH_ARGS)
     return spec

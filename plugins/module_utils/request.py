@@ -10,13 +10,16 @@ __metaclass__ = type
 import base64
 import binascii
 import ipaddress
+import re
 
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     CALICO_BACKENDS,
     CALICO_ENCAPSULATION_MODES,
+    CALICO_OPTIONS,
     FLANNEL_BACKENDS,
     FLANNEL_OPTIONS,
     MTU_RANGE,
+    NODE_ADDRESS_METHODS,
     cni_spec,
     is_flannel_networking,
     normalize_backend,
@@ -30,7 +33,9 @@ DEFAULT_WAIT_TIMEOUT = 300
 CALICO_BACKEND_VALUES = tuple(sorted(set(spec["calico_backend"] for spec in CALICO_BACKENDS.values())))
 # The keys of backend_options (the roles' cni_backend_options): every backend option but the MTU, which is its own
 # option because Calico takes it too.
-BACKEND_OPTION_NAMES = tuple(sorted([name for name in FLANNEL_OPTIONS if name != "mtu"] + ["encapsulation"]))
+BACKEND_OPTION_NAMES = tuple(
+    sorted([name for name in FLANNEL_OPTIONS if name != "mtu"] + ["encapsulation", *CALICO_OPTIONS])
+)
 
 
 class Request:
@@ -100,9 +105,15 @@ def build_request(params):
     check_range("mtu", mtu, MTU_RANGE)
     options = backend_options(params)
     encapsulation = options.pop("encapsulation")
+    calico_options = dict((name, options.pop(name)) for name in CALICO_OPTIONS)
     if is_flannel_networking(cni):
         if encapsulation is not None:
             raise InputError("encapsulation applies to Calico's ipip and vxlan backends, not to %s" % cni)
+        if calico_options["wireguard"] is not None:
+            raise InputError(
+                "wireguard (Calico's encryption) applies to cni=calico; %s encrypts with its own backend: "
+                "backend=wireguard" % cni
+            )
         options["mtu"] = mtu
         flannel_keys = flannel_backend_keys(backend, options)
     else:
@@ -137,6 +148,8 @@ def build_request(params):
         mtu=mtu,
         flannel_keys=flannel_keys,
         encapsulation=encapsulation,
+        wireguard=calico_options["wireguard"],
+        node_address=node_address(params.get("node_address"), cni),
         restart=restart,
         wait=params.get("wait", True),
         wait_timeout=params.get("wait_timeout") or DEFAULT_WAIT_TIMEOUT,
@@ -203,3 +216,53 @@ def calico_encapsulation(backend, encapsulation):
             % (encapsulation, backend, ", ".join(CALICO_ENCAPSULATION_MODES))
         )
     return encapsulation
+
+
+def node_address(value, cni):
+    """node_address=METHOD[=VALUE] as (method, value), checked against what the CNI can choose by."""
+    if value is None:
+        return None
+    method, _equals, given = value.partition("=")
+    spec = NODE_ADDRESS_METHODS.get(method)
+    family = "flannel" if is_flannel_networking(cni) else "calico"
+    usable = [name for name, entry in NODE_ADDRESS_METHODS.items() if family in entry]
+    if spec is None:
+        raise InputError("node_address=%r: use one of %s" % (value, ", ".join(usable)))
+    if family not in spec:
+        raise InputError(
+            "node_address=%s: %s cannot choose its node address that way; use one of %s"
+            % (value, cni, ", ".join(usable))
+        )
+    kind = spec["value"]
+    if kind is None:
+        if given:
+            raise InputError("node_address=%s: %s takes no value; write node_address=%s" % (value, method, method))
+        return (method, None)
+    if not given:
+        raise InputError("node_address=%s needs a value, e.g. node_address=%s" % (value, NODE_ADDRESS_EXAMPLES[kind]))
+    try:
+        if kind == "regex":
+            re.compile(given)
+        elif kind == "address":
+            ipaddress.ip_address(given)
+        elif kind == "cidrs":
+            for cidr in given.split(","):
+                ipaddress.ip_network(cidr.strip(), strict=False)
+        elif not INTERFACE_NAME_RE.match(given):
+            raise ValueError("not an interface name")
+    except (re.error, ValueError) as exc:
+        raise InputError(
+            "node_address=%s: %r is not valid (%s); e.g. node_address=%s"
+            % (value, given, exc, NODE_ADDRESS_EXAMPLES[kind])
+        ) from None
+    return (method, given)
+
+
+NODE_ADDRESS_EXAMPLES = {
+    "name": "interface=eth1",
+    "regex": "interface-regex=^(eth|ens).*",
+    "address": "can-reach=10.0.0.1",
+    "cidrs": "cidr=10.0.0.0/24",
+}
+# Linux interface names: up to 15 characters, no slash or whitespace.
+INTERFACE_NAME_RE = re.compile(r"^[^/\s:]{1,15}$")

@@ -71,8 +71,9 @@ class CniConfigRunner:
             self.new_version.write_objects()
         else:
             self.ensure_missing_objects(objects or [])
-        if driver.crd and self.writer.created and not self.check_mode:
-            wait_crd_established(self.client, driver.crd)
+        if self.writer.created and not self.check_mode:
+            for crd in driver.crds:
+                wait_crd_established(self.client, crd)
         self.manifest_configmap = find(objects or [], "ConfigMap", self.spec["configmap"])
         self.manifest_daemonset = find(objects or [], "DaemonSet", self.spec["daemonset"])
         self.configmap, self.daemonset = live.configmap, live.daemonset
@@ -254,11 +255,13 @@ class CniConfigRunner:
             if self.daemonset is not None and differs(self.daemonset, self.desired_workload(self.daemonset, marker)):
                 self.old_pods = client.list("v1", "Pod", namespace, label_selector=spec["pod_selector"])
             base = self.daemonset if self.daemonset is not None else self.manifest_daemonset
+            # A merge patch: the desired DaemonSet is the live one changed, so a list it sends (containers, env) is
+            # the live list changed, and an item the driver dropped goes, where a strategic patch would keep it.
+            # The resourceVersion keeps a concurrent change from being overwritten.
             self.daemonset, self.daemonset_changed = self.writer.ensure(
                 self.daemonset,
                 lambda live: self.desired_workload(live if live is not None else base, marker),
                 read,
-                "strategic",
             )
         if self.old_pods and self.driver.replace_pods_at_once and not self.check_mode:
             for pod in self.old_pods:
@@ -284,6 +287,7 @@ class CniConfigRunner:
             "created": writer.created,
             "updated": writer.updated,
             "restarted": self.restarted,
+            "mtu_overhead": mtu_overhead(req.cni, req.backend),
             "stale_node_state": [],
             "workloads_to_restart": [],
             "removed": self.writer.deleted,

@@ -146,6 +146,29 @@ options:
       - Calico ipip and vxlan - the IPPool mode, C(Always) (default) or C(CrossSubnet).
     type: str
     choices: [Always, CrossSubnet]
+  wireguard:
+    description:
+      - Calico only - encrypt pod traffic between nodes with WireGuard (FelixConfiguration default
+        C(wireguardEnabled), IPv4), on any backend; C(false) turns it off, omitted leaves it as it is.
+      - Every node needs the wireguard kernel module and UDP 51820 open between nodes (the prepare role
+        reports and checks both with C(cni_backend_options.wireguard)). It takes 60 bytes of the pods' MTU
+        (RV(mtu_overhead)); with O(mtu) given, give the nodes' MTU minus that.
+      - Felix reads it live; no pod restarts. Flannel and Canal encrypt with O(backend=wireguard) instead.
+    type: bool
+  node_address:
+    description:
+      - How each node's address - the interface the CNI sends pod traffic through - is chosen, as
+        C(METHOD) or C(METHOD=VALUE) (the roles' C(cni_node_address)). Host-gw and BGP route through it.
+      - C(first-found) - the CNI's default (Flannel - the default route's interface; Calico C(first-found)).
+      - C(interface=NAME) - that interface (Flannel C(--iface); Calico C(interface=) matching exactly that name).
+      - C(interface-regex=REGEX) - the first interface matching (Flannel C(--iface-regex); Calico C(interface=)).
+      - C(can-reach=IP) - the interface that routes to IP (Flannel C(--iface-can-reach); Calico C(can-reach=)).
+      - C(cidr=CIDR[,CIDR]) and C(kubernetes-internal-ip) - Calico only (C(cidr=), C(kubernetes-internal-ip));
+        refused for Flannel and Canal, which cannot choose that way.
+      - Rendered as flanneld's C(FLANNELD_IFACE), C(FLANNELD_IFACE_REGEX) or C(FLANNELD_IFACE_CAN_REACH) env var
+        (its C(--iface*) arguments are removed, since they would win) or calico-node's C(IP_AUTODETECTION_METHOD);
+        a change rolls the CNI pods. Omitted, the live choice stays.
+    type: str
   backend_options:
     description:
       - The backend options as one mapping (the roles pass their C(cni_backend_options) here), each key
@@ -182,6 +205,9 @@ options:
         description: As O(encapsulation).
         type: str
         choices: [Always, CrossSubnet]
+      wireguard:
+        description: As O(wireguard).
+        type: bool
   validate_only:
     description:
       - Check the input only - against the CNI matrix, and that the manifest file of O(manifest_path) or
@@ -297,6 +323,15 @@ restarted:
   returned: always
   type: list
   elements: str
+wireguard:
+  description: Calico - whether WireGuard encryption is on after this run.
+  returned: success and cni is calico
+  type: bool
+mtu_overhead:
+  description: Bytes the backend (and Calico's WireGuard) takes from the pods' MTU - 50 for vxlan, 110 with WireGuard.
+  returned: success
+  type: int
+  sample: 50
 removed:
   description: Objects deleted because the new version no longer has them (only objects this module created).
   returned: always

@@ -111,6 +111,10 @@ nodes:
   type: list
   elements: dict
   sample: [{name: node-1, ready: true, kubelet_version: v1.36.3, internal_ip: 10.0.0.11, pod_cidr: 10.244.0.0/24}]
+wireguard:
+  description: Calico only - whether WireGuard encryption is on (FelixConfiguration default C(wireguardEnabled)).
+  returned: always
+  type: bool
 managed_by:
   description:
     - C(tigera-operator) when Calico was installed by the Tigera operator (its DaemonSet calico-system/calico-node);

@@ -221,6 +221,9 @@ BAD_INPUTS = [
     ({"cni": "calico", "cni_backend": "bgp", "cni_backend_options": {"encapsulation": "Always"}}, "does not apply to"),
     ({"cni": "calico", "cni_backend_options": {"encapsulation": "Sometimes"}}, "encapsulation must be one of: Always"),
     ({"cni_backend_options": {"encapsulation": "Always"}}, "encapsulation applies to Calico's ipip and vxlan backends"),
+    ({"cni_backend_options": {"wireguard": True}}, "wireguard (Calico's encryption) applies to cni=calico"),
+    ({"cni_node_address": "cidr=10.0.0.0/24"}, "flannel cannot choose its node address that way"),
+    ({"cni": "calico", "cni_node_address": "interface"}, "node_address=interface needs a value"),
     ({"cni_mtu": 100}, "mtu=100 is out of range; use 576 to 9000"),
     ({"cni": "calico", "cni_mtu": 9001}, "mtu=9001 is out of range; use 576 to 9000"),
     ({"cni_mtu": "big"}, "argument 'cni_mtu' is of type str and we were unable to convert to int"),
@@ -369,6 +372,22 @@ def test_prepare_fails_early_naming_what_is_missing(tmp_path):
             json.dumps({**args, "prepare_enforce": False, "prepare_cni": "calico", "prepare_cni_backend": "bird"}),
         )
         assert "calico bird: 179/tcp" in alias.output, alias.output[-2000:]
+        # Calico's WireGuard: its port reported, its kernel module required (this kernel has none).
+        encrypted = playbook(
+            str(tmp_path / "play.yml"),
+            "-e",
+            json.dumps(
+                {
+                    **{key: value for key, value in args.items() if key != "prepare_kernel_features"},
+                    "prepare_enforce": False,
+                    "prepare_cni": "calico",
+                    "prepare_cni_backend": "vxlan",
+                    "cni_backend_options": {"wireguard": True},
+                }
+            ),
+        )
+        assert "calico vxlan: 4789/udp, 51820/udp" in encrypted.output, encrypted.output[-2000:]
+        assert "kernel feature wireguard" in encrypted.output
 
 
 def test_prepare_recognises_this_kernels_built_in_features(tmp_path):

@@ -48,18 +48,32 @@ def probe_pods(nodes: list[str]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": [namespace, *pods]})
 
 
-def cross_node_pings(control_plane, nodes: list[str], device: str | None) -> dict:
-    """Starts one probe pod per node, then pings every pod from every other node's pod and from every other
-    node itself. Returns the failures and, for `device`, how many packets each node sent through it."""
+def start_probe_pods(control_plane, nodes: list[str]) -> dict[str, dict]:
+    """One fresh probe pod per node (any earlier ones deleted first), Ready: node -> {"ip": …, "uid": …}."""
     control_plane.run(f"{ADMIN} delete namespace {NAMESPACE} --ignore-not-found --wait=true")
     applied = control_plane.run(f"echo {shlex.quote(probe_pods(nodes))} | {ADMIN} apply -f -")
     assert applied.rc == 0, applied.stderr
     ready = control_plane.run(f"{ADMIN} -n {NAMESPACE} wait --for=condition=Ready pod --all --timeout=120s")
     assert ready.rc == 0, ready.stdout + ready.stderr
-    ips = {
-        pod["spec"]["nodeName"]: pod["status"]["podIP"]
+    return running_probe_pods(control_plane)
+
+
+def running_probe_pods(control_plane) -> dict[str, dict]:
+    return {
+        pod["spec"]["nodeName"]: {"ip": pod["status"].get("podIP"), "uid": pod["metadata"]["uid"]}
         for pod in kubectl_json(control_plane, "-n", NAMESPACE, "get", "pods")["items"]
     }
+
+
+def cross_node_pings(control_plane, nodes: list[str], device: str | None) -> dict:
+    """Starts one probe pod per node, then pings every pod from every other node's pod and from every other
+    node itself. Returns the failures and, for `device`, how many packets each node sent through it."""
+    pods = start_probe_pods(control_plane, nodes)
+    return pings_between(control_plane, nodes, {node: pod["ip"] for node, pod in pods.items()}, device)
+
+
+def pings_between(control_plane, nodes: list[str], ips: dict[str, str], device: str | None) -> dict:
+    """Pings every probe pod (IPS: node -> pod IP) from every other node's probe pod and from every other node."""
     before = {node: tx_packets(node, device) for node in nodes} if device else {}
     failures = []
     for source in nodes:

@@ -36,6 +36,15 @@ def test_flannel_entry_has_its_backends_and_what_each_needs_of_a_node():
     assert flannel["kernel"]["udp"] == ["tun"] and flannel["node_kernel"] == ["overlay", "br_netfilter"]
 
 
+def test_calicos_wireguard_option_adds_its_port_and_kernel_module_and_means_nothing_to_flannel():
+    (calico,) = LookupModule().run(["calico"], options={"wireguard": True, "encapsulation": "Always"})
+    assert (calico["option_ports"], calico["option_kernel"]) == (["51820/udp"], ["wireguard"])
+    (off,) = LookupModule().run(["calico"], options={"wireguard": False})
+    assert (off["option_ports"], off["option_kernel"]) == ([], [])
+    (flannel,) = LookupModule().run(["flannel"], options={"wireguard": True})
+    assert flannel["option_ports"] == []
+
+
 def test_unknown_cni_is_an_ansible_error_naming_the_choices():
     with pytest.raises(AnsibleError, match="use one of: flannel, calico, canal"):
         lookup("weave")
