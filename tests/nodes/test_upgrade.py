@@ -3,9 +3,11 @@ cluster the molecule scenario `nodes` converged with cni_version=FLANNEL_OLD_VER
 from their Go modules, tools/versions.env). Before: every node runs the old flanneld and pods reach each other across
 nodes. After: every flannel pod was replaced and runs the new images, the flanneld process on every node is the new
 build, the probe pods started before the upgrade still reach each other across nodes over flannel.1 (and a ping kept
-running through the upgrade says how many replies were lost), the role's own cni_verify passed, and a second run
-changes nothing. Run by the molecule scenario `nodes` (side_effect) before test_switch and test_verify, which then
-run on the upgraded cluster."""
+running through the upgrade says how many replies were lost), and the role's own cni_verify passed. (That a second
+run then writes nothing is proven on the embedded cluster, tests/integration/test_upgrade.py, and molecule's
+idempotence step proves it of site.yml on these nodes; a third site.yml run here would cost CI 1.5 minutes.)
+Run by the molecule scenario `nodes` (side_effect) before test_switch and test_verify, which then run on the
+upgraded cluster."""
 
 from __future__ import annotations
 
@@ -171,9 +173,3 @@ def test_the_upgrade_replaces_every_flannel_pod_and_keeps_pods_talking(control_p
         f"longest gap {longest_gap(ping)} requests of 0.2 s"
     )
     assert transmitted > 25 and longest_gap(ping) <= 5, ping[-2000:]
-
-
-def test_a_second_run_changes_nothing(control_plane):
-    again = playbook("site.yml", "-e", f"cni_version={NEW}")
-    assert again.rc == 0 and again.changed == 0, again.tail()
-    assert f"CNI: flannel {NEW}, backend vxlan" in " ".join(again.output.split()), again.tail()
