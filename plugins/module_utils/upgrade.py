@@ -46,23 +46,19 @@ def version_change(cni, installed, requested, given, allow_downgrade):
     if installed is None or not given or installed == requested:
         return None
     old, new = release(installed), release(requested)
-    if old is None:
-        if not allow_downgrade:
-            raise InputError(
-                "the installed %s runs image tag %r, which is not a release, so cni_config cannot tell whether "
-                "version=%s is an upgrade; pass allow_downgrade=true to replace it with %s anyway"
-                % (cni, installed, requested, requested)
-            )
-        return ("replace", installed, requested)
-    if new < old:
-        if not allow_downgrade:
-            raise InputError(
-                "%s %s is installed, which is newer than the requested version %s; cni_config does not downgrade "
-                "unless allow_downgrade=true (the newer CRDs and objects stay), or omit version to keep %s"
-                % (cni, installed, requested, installed)
-            )
-        return ("downgrade", installed, requested)
-    return ("upgrade", installed, requested)
+    direction = "replace" if old is None else "downgrade" if new < old else "upgrade"
+    if direction != "upgrade" and not allow_downgrade:
+        raise InputError(REFUSED[direction] % {"cni": cni, "installed": installed, "requested": requested})
+    return (direction, installed, requested)
+
+
+REFUSED = {
+    "replace": "the installed %(cni)s runs image tag %(installed)r, which is not a release, so cni_config cannot tell "
+    "whether version=%(requested)s is an upgrade; pass allow_downgrade=true to replace it with %(requested)s anyway",
+    "downgrade": "%(cni)s %(installed)s is installed, which is newer than the requested version %(requested)s; "
+    "cni_config does not downgrade unless allow_downgrade=true (the newer CRDs and objects stay), or omit version "
+    "to keep %(installed)s",
+}
 
 
 def carried_settings(live_data, new_data, old_data, settings):
