@@ -5,7 +5,9 @@ embedded cluster, printed as one table of ratios.
 Every figure is a one-task playbook run by the same ansible-playbook (bench/.venv: ansible, which carries
 kubernetes.core), so Ansible's own start-up is on both sides; the `ping` playbook measures that start-up. Runs are
 interleaved in pairs (the order alternating), and each ratio is the median of the pairs' ratios with their
-min-max. Requests come from the API server's audit log (the admin user's reads and writes).
+min-max. Requests come from the API server's audit log (the admin user's reads and writes); the peak memory of
+the task's process (the module, and what it runs) from GNU time wrapped around the module's interpreter. Rows
+are printed as they are measured, and the whole table at the end.
 
     bench.py [--pairs N] [--sizes 3,30,100,300] [--quick]
 
@@ -20,8 +22,10 @@ It measures time, not a verdict: it never fails because a machine is slow.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -43,6 +47,9 @@ READS = ("get", "list", "watch")
 VOLATILE = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink")
 
 
+HEADER = ["case", "kubeforge", "peer", "ratio", "module's own", "reads/writes", "peer reads/writes", "peak MB"]
+
+
 class Bench:
     def __init__(self, pairs: int, workdir: Path, cluster: LocalCluster, port_offset: int = 0):
         self.pairs = pairs
@@ -52,6 +59,24 @@ class Bench:
         self.ports = Ports(**{name: port + port_offset for name, port in vars(defaults).items()})
         self.rows: list[list[str]] = []
         self.objects: dict[str, Path] = {}  # per CNI, its objects as cni_config installed them (P1)
+        self.peak_file = workdir / "peak"
+        self.interpreter = self.measuring_interpreter()
+
+    def measuring_interpreter(self) -> Path:
+        """The modules' Python under GNU time, which appends the process's peak RSS (KB) and wall time to
+        peak_file; the bare Python where there is no GNU time (the memory column is then empty)."""
+        python = BENCH_BIN / "python"
+        if not os.access("/usr/bin/time", os.X_OK):
+            return python
+        wrapper = self.workdir / "python"
+        wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/time -f "%M %e" -a -o {self.peak_file} {python} "$@"\n')
+        wrapper.chmod(0o755)
+        return wrapper
+
+    def add(self, row: list[str]) -> None:
+        """A row of the table, printed at once (the table comes again, aligned, at the end)."""
+        self.rows.append(row)
+        print("  ".join(cell for cell in row if cell), flush=True)
 
     # -- running things ---------------------------------------------------------------------------
     @property
@@ -70,12 +95,13 @@ class Bench:
             os.environ,
             PATH=f"{BENCH_BIN}{os.pathsep}{os.environ['PATH']}",
             ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"),
-            ANSIBLE_PYTHON_INTERPRETER=str(BENCH_BIN / "python"),
+            ANSIBLE_PYTHON_INTERPRETER=str(self.interpreter),
             ANSIBLE_LOCALHOST_WARNING="false",
             ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
         )
         log = self.cluster.logs / "audit.log"
         offset = log.stat().st_size
+        self.peak_file.unlink(missing_ok=True)
         started = time.monotonic()
         done = subprocess.run(
             [str(BENCH_BIN / "ansible-playbook"), "-i", "localhost,", str(playbook)],
@@ -90,16 +116,30 @@ class Bench:
             raise SystemExit(f"{playbook.name} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
         time.sleep(1)  # the audit log is written asynchronously
         reads = writes = 0
+        busy = {"api": 0.0, "watch": 0.0}  # seconds the server spent answering, and watching
         with log.open() as handle:
             handle.seek(offset)
             for line in handle:
                 event = json.loads(line)
-                if event["user"]["username"] == ADMIN:
-                    if event["verb"] in READS:
-                        reads += 1
-                    else:
-                        writes += 1
-        return {"seconds": seconds, "reads": reads, "writes": writes}
+                # A watch is logged when its answer starts and when it ends: counted once, when complete.
+                if event["user"]["username"] != ADMIN or event["stage"] != "ResponseComplete":
+                    continue
+                if event["verb"] in READS:
+                    reads += 1
+                else:
+                    writes += 1
+                took = timestamp(event["stageTimestamp"]) - timestamp(event["requestReceivedTimestamp"])
+                busy["watch" if event["verb"] == "watch" else "api"] += took
+        lines = self.peak_file.read_text().splitlines() if self.peak_file.exists() else []
+        processes = [line.split() for line in lines if len(line.split()) == 2]
+        return {
+            "seconds": seconds,
+            "reads": reads,
+            "writes": writes,
+            "peak": max(int(kb) for kb, _s in processes) / 1024 if processes else None,
+            "process": sum(float(s) for _kb, s in processes) if processes else None,
+            **busy,
+        }
 
     def pairs_of(self, left: Path, right: Path, between=None) -> tuple[list[dict], list[dict]]:
         """Interleaved runs, the order alternating; between(i) runs before each pair (not measured)."""
@@ -118,7 +158,7 @@ class Bench:
         own = ""
         if floor:
             own = f"{median(ours) - median(floor):.2f} s"
-        self.rows.append(
+        self.add(
             [
                 case,
                 spread(ours),
@@ -127,15 +167,17 @@ class Bench:
                 own,
                 requests(ours),
                 requests(theirs),
+                f"{peak(ours)} / {peak(theirs)}",
             ]
         )
 
     def table(self) -> str:
-        header = ["case", "kubeforge", "peer", "ratio", "module's own", "kubeforge reads/writes", "peer reads/writes"]
-        widths = [max(len(str(row[i])) for row in [header, *self.rows]) for i in range(len(header))]
+        header = HEADER
+        rows = [row + [""] * (len(header) - len(row)) for row in self.rows]
+        widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
         lines = [
             " | ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
-            for row in [header, *self.rows]
+            for row in [header, *rows]
         ]
         lines.insert(1, "-+-".join("-" * width for width in widths))
         return "\n".join(lines)
@@ -198,7 +240,7 @@ class Bench:
         floor = [self.run(ping) for _ in range(self.pairs)]
         count = len(list(yaml.safe_load_all(objects.read_text())))
         self.row(f"P1 no-op {cni} ({count} objects)", ours, theirs, "kubernetes.core.k8s", floor)
-        self.rows.append(
+        self.add(
             [
                 f"P1 no-op {cni} vs ping",
                 spread(ours),
@@ -207,6 +249,7 @@ class Bench:
                 "",
                 requests(ours),
                 requests(floor),
+                f"{peak(ours)} / {peak(floor)}",
             ]
         )
 
@@ -243,24 +286,45 @@ class Bench:
         )
         ours, theirs = [], []
         for index in range(self.pairs):
-            switches = (to_host_gw, to_vxlan)
-            order = [("ours", switches[0]), ("floor", floor), ("ours", switches[1]), ("floor", floor)]
+            order = ["ours", "floor", "ours", "floor"]
             if index % 2:
                 order = order[1:] + order[:1]
-            for side, playbook in order:
-                (ours if side == "ours" else theirs).append(self.run(playbook))
+            for side in order:
+                if side == "floor":
+                    theirs.append(self.run(floor))
+                    continue
+                # To the other backend each time, whatever the order: every run of ours is a switch.
+                run = self.run((to_host_gw, to_vxlan)[len(ours) % 2])
+                if run["writes"] == 0:
+                    raise SystemExit(f"a P3 switch with {nodes} nodes wrote nothing: it measured a no-op")
+                ours.append(run)
         startup = median([self.run(ping) for _ in range(self.pairs)])
         self.row(f"P3 switch, {nodes} nodes", ours, theirs, "delete + rollout status")
-        wait = max(0.0, median(theirs) - startup)  # the floor is start-up plus the controller; noise can invert it
         calls = statistics.median(r["reads"] + r["writes"] for r in ours)
-        self.rows.append(
+        api, watch = (statistics.median(r[kind] for r in ours) for kind in ("api", "watch"))
+        processes = [r["process"] for r in ours if r["process"] is not None]
+        if processes:
+            # Measured in our own runs: the module's process (GNU time), the server's answers and its watches
+            # (the audit log: the module waits for the DaemonSet controller in watches).
+            process = statistics.median(processes)
+            where = (
+                f"Ansible {median(ours) - process:.2f} s, the module's process {process:.2f} s ({calls:.0f} requests):"
+                f" waiting for the DaemonSet controller in watches {watch:.2f} s, the other requests {api:.2f} s,"
+                f" its own work {max(0.0, process - watch - api):.2f} s"
+            )
+        else:
+            wait = max(0.0, median(theirs) - startup)  # the floor is start-up plus the controller
+            where = (
+                f"start-up {startup:.2f} s, DaemonSet controller {wait:.2f} s,"
+                f" the rest {median(ours) - startup - wait:.2f} s ({calls:.0f} requests)"
+            )
+        self.add(
             [
                 f"P3 {nodes} nodes: where it goes",
                 "",
                 "",
                 "",
-                f"start-up {startup:.2f} s, DaemonSet controller {wait:.2f} s,"
-                f" the rest {median(ours) - startup - wait:.2f} s ({calls:.0f} requests)",
+                where,
                 "",
                 "",
             ]
@@ -277,6 +341,10 @@ def pod_cidr(cni: str) -> str:
     return "192.168.0.0/16" if cni == "calico" else "10.244.0.0/16"
 
 
+def timestamp(text: str) -> float:
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 def median(runs: list[dict]) -> float:
     return statistics.median(r["seconds"] for r in runs)
 
@@ -284,6 +352,11 @@ def median(runs: list[dict]) -> float:
 def spread(runs: list[dict]) -> str:
     seconds = [r["seconds"] for r in runs]
     return f"{statistics.median(seconds):.2f} s ({min(seconds):.2f}-{max(seconds):.2f})"
+
+
+def peak(runs: list[dict]) -> str:
+    peaks = [r["peak"] for r in runs if r["peak"] is not None]
+    return f"{statistics.median(peaks):.0f}" if peaks else "-"
 
 
 def requests(runs: list[dict]) -> str:
@@ -298,29 +371,47 @@ def main() -> int:
     parser.add_argument(
         "--quick", action="store_true", help="one pair, P2 Flannel only, P3 with 3 nodes: proves the script runs"
     )
-    parser.add_argument("--state-dir", type=Path, help="the embedded cluster's directory (default: .localcluster)")
-    parser.add_argument("--port-offset", type=int, default=0, help="beside another embedded cluster")
+    parser.add_argument(
+        "--state-dir", type=Path, help="the benchmark cluster's directory (default: one in its temporary directory)"
+    )
+    parser.add_argument(
+        "--port-offset", type=int, default=0, help="added to the embedded cluster's ports: to run beside it"
+    )
+    parser.add_argument("--cases", default="P1,P2,P3", help="which of P1, P2 (takes P1's objects), P3 to measure")
     options = parser.parse_args()
+    cases = set(options.cases.split(","))
+    if cases - {"P1", "P2", "P3"} or ("P2" in cases and "P1" not in cases):
+        parser.error("--cases takes P1, P2 and P3, separated by commas; P2 applies P1's objects and needs P1")
     pairs, sizes = (1, [3]) if options.quick else (options.pairs, [int(n) for n in options.sizes.split(",")])
     sys.path.insert(0, str(REPO / ".collections"))
-    cluster = LocalCluster(options.state_dir) if options.state_dir else LocalCluster()
-    if cluster.is_healthy():
-        raise SystemExit("the embedded cluster is up; the benchmark starts its own: run `make cluster-down` first")
+    if options.port_offset == 0 and LocalCluster().is_healthy():
+        raise SystemExit(
+            "the embedded cluster is up on the ports the benchmark's own cluster takes: run `make cluster-down`, "
+            "or pass --port-offset (e.g. BENCH_ARGS='--quick --port-offset 100')"
+        )
+    # Stopped (Ctrl-C, even when started in the background, or kill), it still stops its cluster (`finally`).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="kubeforge-bench.") as workdir:
+        # A directory of its own: between cases the benchmark stops its cluster by the pid files there, and so
+        # never stops another one.
+        cluster = LocalCluster(options.state_dir or Path(workdir) / "cluster")
+        if cluster.is_healthy():
+            raise SystemExit(f"a cluster is up in {cluster.state_dir}; the benchmark starts its own")
         bench = Bench(pairs, Path(workdir), cluster, options.port_offset)
         try:
             ping = bench.playbook("ping", {"name": "ping", "ansible.builtin.ping": {}})
-            for cni in ("calico", "flannel"):
+            for cni in ("calico", "flannel") if "P1" in cases else ():
                 bench.p1_noop(cni, ping)
             # Each P2 run starts on a new cluster: quick mode installs one CNI only.
-            for cni in ("flannel",) if options.quick else ("calico", "flannel"):
+            for cni in () if "P2" not in cases else ("flannel",) if options.quick else ("calico", "flannel"):
                 bench.p2_install(cni)
-            switch = {nodes: bench.p3_switch(nodes, ping) for nodes in sizes}
+            switch = {nodes: bench.p3_switch(nodes, ping) for nodes in sizes} if "P3" in cases else {}
         finally:
             bench.cluster.down()
-        if len(sizes) > 1:
+        if len(switch) > 1:
             small, large = switch[min(sizes)], switch[max(sizes)]
-            bench.rows.append(
+            bench.add(
                 [
                     f"P3 T({max(sizes)})/T({min(sizes)})",
                     f"{large[0] / small[0]:.2f}",

@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeforge.cluster contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The only I/O of the collection's modules: a small REST adapter on the `kubernetes` client.
+"""The only I/O of the collection's modules: a small REST adapter on urllib3 (the connection: kubeconfig.py).
 
-Raw REST with per-group discovery instead of the dynamic client: the dynamic client discovers every
-API group on each run, which costs dozens of requests the modules never need.
+Raw REST with aggregated discovery instead of the dynamic client: the dynamic client discovers every
+API group on each run, which costs dozens of requests the modules never need; two requests (/api and
+/apis) tell every group's resources, and a server that does not send that format is asked per group.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,19 +18,14 @@ import time
 try:
     from urllib.parse import urlencode
 
-    from kubernetes import config as kube_config
     from urllib3 import Timeout
     from urllib3.exceptions import HTTPError as Urllib3Error
-
-    HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - reported by the module
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR = exc
+except ImportError:  # pragma: no cover - urllib3 comes with the kubernetes client, which the module reports
     Urllib3Error = Exception
 
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import FIELD_MANAGER
-from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import ApiError, Conflict, InputError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import ApiError, Conflict
+from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeconfig import connect
 
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
@@ -38,6 +34,14 @@ PATCH_TYPES = {
 }
 # A list of the objects' metadata only (the API server's PartialObjectMetadataList), else the whole list.
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+# Aggregated discovery (Kubernetes 1.30+ serves v2; 1.26-1.29 v2beta1): every group's resources in one answer
+# from /api (the core group) and one from /apis; a server without it answers the plain lists.
+AGGREGATED_DISCOVERY = (
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+)
+# The label the DaemonSet controller puts on each pod: the DaemonSet's generation the pod was made from.
+POD_TEMPLATE_GENERATION = "pod-template-generation"
 
 
 def split_api_version(api_version):
@@ -48,39 +52,79 @@ def split_api_version(api_version):
 
 class KubeClient:
     def __init__(self, kubeconfig=None, context=None, field_manager=FIELD_MANAGER):
-        try:
-            self.api = kube_config.new_client_from_config(config_file=kubeconfig, context=context)
-        except (kube_config.ConfigException, OSError, TypeError) as exc:
-            raise InputError(
-                "cannot load the kubeconfig %s%s: %s; pass kubeconfig= (and context=) or set KUBECONFIG"
-                % (kubeconfig or "(default)", " context %s" % context if context else "", exc)
-            ) from None
-        self.host = self.api.configuration.host
+        self.connection = connect(kubeconfig, context)
+        self.host = self.connection.host
         self.field_manager = field_manager
-        self._resources = {}
+        self._resources = {}  # apiVersion -> {kind: (base path, plural, namespaced)}
+        self._aggregated = None  # whether the server sends aggregated discovery; None: not asked yet
+        self._stale = set()  # group versions the aggregated discovery marks stale
         self.requests = {"GET": 0, "LIST": 0, "WATCH": 0, "write": 0, "dry-run": 0}
 
     # -- discovery ------------------------------------------------------------------------------
     def resource(self, api_version, kind):
-        """(collection path builder, namespaced) of a kind, discovering its group version once."""
-        if api_version not in self._resources:
-            group, version = split_api_version(api_version)
-            base = "/api/%s" % version if not group else "/apis/%s/%s" % (group, version)
-            try:
-                listing = self._call("GET", base, count="GET")
-            except ApiError as exc:
-                if exc.status == 404:
-                    listing = {"resources": []}
-                else:
-                    raise
-            kinds = {}
-            for item in listing.get("resources", []):
-                if "/" not in item["name"]:
-                    kinds[item["kind"]] = (base, item["name"], item["namespaced"])
-            if not kinds:
-                return None  # not cached: the group may appear once its CRDs are established
+        """(collection path base, plural, namespaced) of a kind, or None when the server does not serve it.
+
+        Discovered once, and again for a kind not found (its CRD may have been created since): from the
+        aggregated discovery of /api or /apis, else (an older server) per group version.
+        """
+        found = self._resources.get(api_version, {}).get(kind)
+        if found is not None:
+            return found
+        group, _version = split_api_version(api_version)
+        aggregated = self._aggregated is not False and self._discover_aggregated("/apis" if group else "/api")
+        if aggregated and api_version not in self._stale:
+            return self._resources.get(api_version, {}).get(kind)
+        return self._discover_group(api_version, kind)
+
+    def _discover_aggregated(self, root):
+        """Every group version under root with its resources, as the server sends them (APIGroupDiscoveryList);
+        False when it does not (then it is not asked again)."""
+        try:
+            listing = self._call("GET", root, count="GET", accept=AGGREGATED_DISCOVERY)
+        except ApiError as exc:
+            if exc.status is None:  # unreachable
+                raise
+            listing = {}
+        if listing.get("kind") != "APIGroupDiscoveryList":
+            self._aggregated = False
+            return False
+        self._aggregated = True
+        for group in listing.get("items") or []:
+            name = (group.get("metadata") or {}).get("name") or ""
+            for entry in group.get("versions") or []:
+                api_version = "%s/%s" % (name, entry["version"]) if name else entry["version"]
+                if entry.get("freshness", "Current") != "Current":
+                    self._stale.add(api_version)  # an aggregated API server not answering: asked on its own
+                    continue
+                self._stale.discard(api_version)
+                base = "/apis/" + api_version if name else "/api/" + api_version
+                kinds = {}
+                for item in entry.get("resources") or []:
+                    kind = (item.get("responseKind") or {}).get("kind")
+                    if kind:
+                        kinds[kind] = (base, item["resource"], item.get("scope") == "Namespaced")
+                self._resources[api_version] = kinds
+        return True
+
+    def _discover_group(self, api_version, kind):
+        """One group version's resources (a server without aggregated discovery); asked again while the kind
+        is not among them."""
+        group, version = split_api_version(api_version)
+        base = "/api/%s" % version if not group else "/apis/%s/%s" % (group, version)
+        try:
+            listing = self._call("GET", base, count="GET")
+        except ApiError as exc:
+            if exc.status == 404:
+                listing = {"resources": []}
+            else:
+                raise
+        kinds = {}
+        for item in listing.get("resources", []):
+            if "/" not in item["name"]:
+                kinds[item["kind"]] = (base, item["name"], item["namespaced"])
+        if kinds:
             self._resources[api_version] = kinds
-        return self._resources[api_version].get(kind)
+        return kinds.get(kind)
 
     def path(self, api_version, kind, namespace=None, name=None):
         found = self.resource(api_version, kind)
@@ -176,6 +220,28 @@ class KubeClient:
                 return None
             raise
 
+    def delete_pods(self, namespace, pods, label_selector=None, generation=None):
+        """Delete these pods of a DaemonSet now at `generation`. In one request when their pod-template-generation
+        labels (the DaemonSet generation each was made from) are all below it: the selector of those labels then
+        takes in no pod the DaemonSet made since. Else one request each, with the uid precondition."""
+        labels = [(pod["metadata"].get("labels") or {}).get(POD_TEMPLATE_GENERATION) or "" for pod in pods]
+        if pods and generation is not None and all(label.isdigit() and int(label) < generation for label in labels):
+            generations = ",".join(sorted(set(labels), key=int))
+            selector = ",".join(
+                part for part in (label_selector, "%s in (%s)" % (POD_TEMPLATE_GENERATION, generations)) if part
+            )
+            body = {"kind": "DeleteOptions", "apiVersion": "v1"}
+            try:
+                self._write(
+                    "DELETE", self.path("v1", "Pod", namespace), body, [("labelSelector", selector)], None, False
+                )
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+            return
+        for pod in pods:
+            self.delete("v1", "Pod", pod["metadata"]["name"], namespace, uid=pod["metadata"]["uid"])
+
     # -- watch ----------------------------------------------------------------------------------
     def watch(
         self,
@@ -225,6 +291,9 @@ class KubeClient:
                     resource_version = event["object"]["metadata"].get("resourceVersion", resource_version)
                     yield event["type"], event["object"]
             finally:
+                # Closed, not handed back to the pool open: left early (the caller has what it waited for), the
+                # server would stream the watch until its timeout, and the pool would drop that connection anyway.
+                response.close()
                 response.release_conn()
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -243,15 +312,12 @@ class KubeClient:
         return json.loads(data) if data else {}
 
     def _raw(self, method, path, query=None, body=None, content_type=None, stream=False, accept="application/json"):
-        # The client's own urllib3 pool (TLS and proxy from the kubeconfig) with our own requests: its
-        # call_api signature changed between client releases, the pool did not.
-        config = self.api.configuration
+        # An urllib3 pool (TLS and proxy from the kubeconfig; the kubernetes client's own for a kubeconfig
+        # only it reads) with our own requests: its call_api signature changed between releases, the pool did not.
         headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
-        if getattr(config, "refresh_api_key_hook", None):
-            config.refresh_api_key_hook(config)  # exec and OIDC auth plugins renew tokens here
-        token = config.get_api_key_with_prefix("authorization")
+        token = self.connection.authorization()
         if token:
             headers["Authorization"] = token
         url = self.host + path
@@ -259,7 +325,7 @@ class KubeClient:
             url += "?" + urlencode(query)
         payload = json.dumps(body).encode("utf-8") if body is not None else None
         try:
-            response = self.api.rest_client.pool_manager.request(
+            response = self.connection.pool_manager.request(
                 method,
                 url,
                 body=payload,

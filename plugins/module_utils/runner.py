@@ -264,8 +264,9 @@ class CniConfigRunner:
                 read,
             )
         if self.old_pods and self.driver.replace_pods_at_once and not self.check_mode:
-            for pod in self.old_pods:
-                client.delete("v1", "Pod", pod["metadata"]["name"], namespace, uid=pod["metadata"]["uid"])
+            # One DELETE of them all where their generation labels tell them from the pods made since.
+            generation = self.daemonset["metadata"].get("generation")
+            client.delete_pods(namespace, self.old_pods, spec["pod_selector"], generation)
         if self.old_pods and self.daemonset_changed:
             self.restarted = sorted(pod["metadata"]["name"] for pod in self.old_pods)
 

@@ -387,12 +387,12 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import open_url
-from ansible_collections.kubeforge.cluster.plugins.module_utils.client import (
+from ansible_collections.kubeforge.cluster.plugins.module_utils.client import KubeClient
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import KubeforgeError, ManifestError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeconfig import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
-    KubeClient,
 )
-from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import KubeforgeError, ManifestError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import check_manifest_file
 from ansible_collections.kubeforge.cluster.plugins.module_utils.module_args import (
     CNI_CONFIG_MUTUALLY_EXCLUSIVE,

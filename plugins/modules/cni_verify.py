@@ -204,12 +204,12 @@ api_requests:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.kubeforge.cluster.plugins.module_utils.client import (
+from ansible_collections.kubeforge.cluster.plugins.module_utils.client import KubeClient
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import KubeforgeError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeconfig import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
-    KubeClient,
 )
-from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import KubeforgeError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.module_args import cni_verify_argument_spec
 from ansible_collections.kubeforge.cluster.plugins.module_utils.verify_run import Verifier, VerifyFailed
 

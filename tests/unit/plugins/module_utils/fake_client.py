@@ -61,3 +61,7 @@ class FakeClient:
 
     def delete(self, api_version, kind, name, namespace=None, uid=None, dry_run=False):
         self.deleted.append((kind, namespace, name))
+
+    def delete_pods(self, namespace, pods, label_selector=None, generation=None):
+        for pod in pods:
+            self.delete("v1", "Pod", pod["metadata"]["name"], namespace, uid=pod["metadata"]["uid"])

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from ansible_collections.kubeforge.cluster.plugins.module_utils import client as client_module
 from ansible_collections.kubeforge.cluster.plugins.module_utils.client import KubeClient
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import ApiError, Conflict
+from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeconfig import Connection
 from ansible_collections.kubeforge.cluster.plugins.module_utils.reconcile import Writer
 from ansible_collections.kubeforge.cluster.plugins.module_utils.waiter import (
     rolled_out,
@@ -49,6 +49,9 @@ EXPIRED = {
         "code": 410,
     },
 }
+# What /api and /apis answer on a server without aggregated discovery, whatever the Accept header asks.
+PLAIN_API = (200, {"kind": "APIVersions", "versions": ["v1"]})
+PLAIN_APIS = (200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
 SPEC = {"namespace": "kube-flannel", "daemonset": "kube-flannel-ds", "pod_selector": "app=flannel"}
 
 
@@ -76,6 +79,11 @@ class Response:
         for start in range(0, len(self.data), 7):  # small chunks: events split across reads
             yield self.data[start : start + 7]
 
+    closed = False
+
+    def close(self):
+        self.closed = True
+
     def release_conn(self):
         pass
 
@@ -83,14 +91,16 @@ class Response:
 class ApiServer:
     """answers: {(method, path): [(status, body), ...]}, method WATCH for watches. A watch answer is used
     once (its body a list of events); of the others the last one repeats. A watch with no answer left
-    streams nothing until its deadline (the clock jumps past it), so a test never hangs."""
+    streams nothing until its deadline (the clock jumps past it), so a test never hangs. Unless answers say
+    otherwise, /api and /apis answer as a server without aggregated discovery does (the plain lists)."""
 
     def __init__(self, answers):
+        answers = {("GET", "/api"): [PLAIN_API], ("GET", "/apis"): [PLAIN_APIS], **answers}
         self.answers = dict((key, list(value)) for key, value in answers.items())
         self.sent = []
+        self.responses = []
         self.clock = Clock()
-        configuration = SimpleNamespace(host=HOST, get_api_key_with_prefix=lambda _key: "Bearer t")
-        self.api = SimpleNamespace(configuration=configuration, rest_client=SimpleNamespace(pool_manager=self))
+        self.connection = Connection(HOST, self, lambda: "Bearer t")
 
     def request(self, method, url, body=None, headers=None, preload_content=False, timeout=None):
         assert url.startswith(HOST)
@@ -105,7 +115,9 @@ class ApiServer:
             return Response(200, [])
         if not queue:
             return Response(*status(404, "the server could not find the requested resource"))
-        return Response(*(queue.pop(0) if watch or len(queue) > 1 else queue[0]))
+        response = Response(*(queue.pop(0) if watch or len(queue) > 1 else queue[0]))
+        self.responses.append(response)
+        return response
 
     def watches(self):
         return [query for method, _path, query, _body in self.sent if method == "WATCH"]
@@ -115,7 +127,7 @@ class ApiServer:
 def server(monkeypatch):
     def start(answers):
         api = ApiServer(answers)
-        monkeypatch.setattr(client_module.kube_config, "new_client_from_config", lambda **_kwargs: api.api)
+        monkeypatch.setattr(client_module, "connect", lambda *_args: api.connection)
         monkeypatch.setattr(client_module, "time", api.clock)
         return api, KubeClient()
 
@@ -160,6 +172,8 @@ def listing(version, *items):
 
 
 # -- discovery ------------------------------------------------------------------------------------
+# A server without aggregated discovery (the in-memory one unless a test says otherwise) is asked /api or
+# /apis once, then per group version.
 def test_a_group_discovery_404_means_not_served_and_is_asked_again_until_the_crd_is_established(server):
     pool = {"kind": "IPPool", "metadata": {"name": "default-ipv4-ippool"}, "spec": {"cidr": "192.168.0.0/16"}}
     group = "/apis/crd.projectcalico.org/v1"
@@ -178,6 +192,7 @@ def test_a_group_discovery_404_means_not_served_and_is_asked_again_until_the_crd
     assert client.get("crd.projectcalico.org/v1", "IPPool", "default-ipv4-ippool") == pool
     assert client.get("crd.projectcalico.org/v1", "IPPool", "default-ipv4-ippool") == pool  # discovery cached
     assert [(method, path) for method, path, _query, _body in api.sent] == [
+        ("GET", "/apis"),  # not aggregated: never asked again
         ("GET", group),
         ("GET", group),
         ("GET", group),
@@ -185,7 +200,111 @@ def test_a_group_discovery_404_means_not_served_and_is_asked_again_until_the_crd
         ("GET", group + "/ippools/default-ipv4-ippool"),
         ("GET", group + "/ippools/default-ipv4-ippool"),
     ]
-    assert client.requests == {"GET": 6, "LIST": 0, "WATCH": 0, "write": 0, "dry-run": 0}
+    assert client.requests == {"GET": 7, "LIST": 0, "WATCH": 0, "write": 0, "dry-run": 0}
+
+
+def aggregated(*versions):
+    """An APIGroupDiscoveryList: versions are (group, version, [(plural, kind, scope)], freshness)."""
+    items = []
+    for group, version, resources, freshness in versions:
+        entry = {
+            "version": version,
+            "resources": [
+                {"resource": plural, "responseKind": {"group": "", "version": "", "kind": kind}, "scope": scope}
+                for plural, kind, scope in resources
+            ],
+            "freshness": freshness,
+        }
+        items.append({"metadata": {"name": group} if group else {}, "versions": [entry]})
+    return (200, {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "items": items})
+
+
+AGGREGATED_API = aggregated(("", "v1", [("pods", "Pod", "Namespaced"), ("nodes", "Node", "Cluster")], "Current"))
+AGGREGATED_APPS = ("apps", "v1", [("daemonsets", "DaemonSet", "Namespaced")], "Current")
+CALICO = ("crd.projectcalico.org", "v1", [("ippools", "IPPool", "Cluster")], "Current")
+
+
+def test_aggregated_discovery_tells_every_group_in_two_requests(server):
+    api, client = server({("GET", "/api"): [AGGREGATED_API], ("GET", "/apis"): [aggregated(AGGREGATED_APPS, CALICO)]})
+    assert client.path("v1", "Pod", "kube-flannel", "p") == "/api/v1/namespaces/kube-flannel/pods/p"
+    assert client.path("v1", "Node", "ignored", "n") == "/api/v1/nodes/n"  # cluster-scoped
+    assert client.path("apps/v1", "DaemonSet", "kube-flannel") == DAEMONSETS
+    assert client.path("crd.projectcalico.org/v1", "IPPool", None, "default") == (
+        "/apis/crd.projectcalico.org/v1/ippools/default"
+    )
+    assert client.path("v1", "Pod", "n") == "/api/v1/namespaces/n/pods"  # cached: no request more
+    assert [path for _method, path, _query, _body in api.sent] == ["/api", "/apis"]
+    assert client.requests["GET"] == 2
+
+
+def test_aggregated_discovery_is_asked_for_in_the_accept_header(server):
+    api, client = server({("GET", "/apis"): [aggregated(AGGREGATED_APPS)]})
+    accepted = []
+    answer = api.request
+
+    def request(method, url, body=None, headers=None, **options):
+        accepted.append(headers["Accept"])
+        return answer(method, url, body=body, headers=headers, **options)
+
+    api.request = request
+    client.resource("apps/v1", "DaemonSet")
+    assert accepted[0].split(",")[0] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    assert accepted[0].split(",")[-1] == "application/json"  # else the plain list
+
+
+def test_a_kind_aggregated_discovery_does_not_list_is_asked_again_as_its_crd_may_have_been_created(server):
+    pool = {"kind": "IPPool", "metadata": {"name": "default-ipv4-ippool"}}
+    api, client = server(
+        {
+            ("GET", "/apis"): [
+                aggregated(AGGREGATED_APPS),
+                aggregated(AGGREGATED_APPS),
+                aggregated(AGGREGATED_APPS, CALICO),
+            ],
+            ("GET", "/apis/crd.projectcalico.org/v1/ippools/default-ipv4-ippool"): [(200, pool)],
+        }
+    )
+    assert client.get("crd.projectcalico.org/v1", "IPPool", "default-ipv4-ippool") is None
+    assert client.list("crd.projectcalico.org/v1", "IPPool") == []
+    assert client.get("crd.projectcalico.org/v1", "IPPool", "default-ipv4-ippool") == pool
+    assert client.resource("apps/v1", "DaemonSet") is not None
+    assert [path for _method, path, _query, _body in api.sent] == [
+        "/apis",
+        "/apis",
+        "/apis",
+        "/apis/crd.projectcalico.org/v1/ippools/default-ipv4-ippool",
+    ]
+
+
+def test_a_kind_missing_from_a_group_version_already_discovered_is_asked_again(server):
+    felix = ("felixconfigurations", "FelixConfiguration", "Cluster")
+    later = ("crd.projectcalico.org", "v1", [*CALICO[2], felix], "Current")
+    api, client = server({("GET", "/apis"): [aggregated(CALICO), aggregated(later)]})
+    assert client.resource("crd.projectcalico.org/v1", "IPPool") is not None
+    assert client.resource("crd.projectcalico.org/v1", "FelixConfiguration") == (
+        "/apis/crd.projectcalico.org/v1",
+        "felixconfigurations",
+        False,
+    )
+    assert [path for _method, path, _query, _body in api.sent] == ["/apis", "/apis"]
+
+
+def test_a_stale_group_version_of_aggregated_discovery_is_asked_on_its_own(server):
+    stale = ("metrics.k8s.io", "v1beta1", [("pods", "PodMetrics", "Namespaced")], "Stale")
+    group = (200, {"resources": [{"name": "pods", "kind": "PodMetrics", "namespaced": True}]})
+    api, client = server(
+        {("GET", "/apis"): [aggregated(AGGREGATED_APPS, stale)], ("GET", "/apis/metrics.k8s.io/v1beta1"): [group]}
+    )
+    assert client.path("metrics.k8s.io/v1beta1", "PodMetrics", "n") == "/apis/metrics.k8s.io/v1beta1/namespaces/n/pods"
+    assert [path for _method, path, _query, _body in api.sent] == ["/apis", "/apis/metrics.k8s.io/v1beta1"]
+
+
+def test_a_server_without_aggregated_discovery_is_asked_per_group_version_and_once_only_for_the_aggregate(server):
+    api, client = server({("GET", "/apis/apps/v1"): [APPS], ("GET", "/api/v1"): [CORE]})
+    client.resource("apps/v1", "DaemonSet")
+    client.resource("v1", "Pod")
+    assert client.resource("v1", "Pod") == ("/api/v1", "pods", True)
+    assert [path for _method, path, _query, _body in api.sent] == ["/apis", "/apis/apps/v1", "/api/v1"]
 
 
 def test_a_discovery_failure_other_than_404_is_an_error_with_the_servers_message(server):
@@ -245,7 +364,7 @@ def test_a_409_on_every_patch_is_retried_five_times_on_fresh_reads_then_fails(se
         == [(CONFIGMAP, {"data": {"k": "w"}, "metadata": {"resourceVersion": "6"}})]
         + [(CONFIGMAP, {"data": {"k": "w"}, "metadata": {"resourceVersion": "7"}})] * 4
     )
-    assert client.requests == {"GET": 6, "LIST": 0, "WATCH": 0, "write": 5, "dry-run": 0}
+    assert client.requests == {"GET": 7, "LIST": 0, "WATCH": 0, "write": 5, "dry-run": 0}
     assert writer.updated == [] and not writer.changed
 
 
@@ -267,7 +386,22 @@ def test_a_watch_the_server_ends_early_is_resumed_from_the_last_resource_version
         ("5", "metadata.name=kube-flannel-ds"),
         ("6", "metadata.name=kube-flannel-ds"),
     ]
-    assert client.requests == {"GET": 1, "LIST": 1, "WATCH": 2, "write": 0, "dry-run": 0}
+    assert client.requests == {"GET": 2, "LIST": 1, "WATCH": 2, "write": 0, "dry-run": 0}
+
+
+def test_a_watch_left_once_its_caller_has_what_it_waited_for_is_closed_not_left_streaming(server):
+    api, client = server(
+        {
+            ("GET", "/apis/apps/v1"): [APPS],
+            ("GET", DAEMONSETS): [listing("5", daemonset("5", numberAvailable=0))],
+            ("WATCH", DAEMONSETS): [
+                (200, [{"type": "MODIFIED", "object": daemonset("6")}, {"type": "MODIFIED", "object": daemonset("7")}])
+            ],
+        }
+    )
+    done = lambda items: bool(items) and all(map(rolled_out, items.values()))  # noqa: E731
+    assert watch_until(client, "apps/v1", "DaemonSet", done, 300, "kube-flannel", "metadata.name=kube-flannel-ds")
+    assert api.responses[-1].closed  # the server would stream it on for 300 s
 
 
 def test_an_expired_watch_neither_fails_nor_resumes_from_the_expired_version_and_the_crd_wait_goes_on(server):
@@ -313,7 +447,7 @@ def test_an_expiry_costs_one_list_more_and_another_error_answer_to_a_watch_is_st
     answers["WATCH", PODS] = [status(410, "too old resource version: 10 (25)")]
     _api, client = server(answers)
     wait_pods_replaced(client, SPEC, [pod("old-a", "u1", "10")], {"node-a": {}}, 300)
-    assert client.requests == {"GET": 2, "LIST": 3, "WATCH": 1, "write": 0, "dry-run": 0}
+    assert client.requests == {"GET": 3, "LIST": 3, "WATCH": 1, "write": 0, "dry-run": 0}
     answers["WATCH", PODS] = [status(403, 'User "ci" cannot watch pods')]
     _api, client = server(answers)
     with pytest.raises(ApiError, match=r'^GET /api/v1/namespaces/kube-flannel/pods: User "ci" cannot watch pods'):
@@ -335,7 +469,7 @@ def test_names_lists_only_the_metadata_of_a_kind(server):
     assert client.names("apiextensions.k8s.io/v1", "CustomResourceDefinition") == {"a.example.org", "b.example.org"}
     # Not 23 schemas of Calico's CRDs: the server sends the objects' metadata only.
     assert accepted[-1].split(",")[0] == "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
-    assert client.requests == {"GET": 1, "LIST": 1, "WATCH": 0, "write": 0, "dry-run": 0}  # GET: discovery, once
+    assert client.requests == {"GET": 2, "LIST": 1, "WATCH": 0, "write": 0, "dry-run": 0}  # GET: discovery
 
 
 def test_names_of_a_kind_with_no_objects_is_empty_though_the_server_sends_null_items(server):
@@ -343,3 +477,43 @@ def test_names_of_a_kind_with_no_objects_is_empty_though_the_server_sends_null_i
     empty = (200, {"kind": "PartialObjectMetadataList", "metadata": {"resourceVersion": "5"}, "items": None})
     _api, client = server({("GET", "/apis/apiextensions.k8s.io/v1"): [APIEXTENSIONS], ("GET", CRDS): [empty]})
     assert client.names("apiextensions.k8s.io/v1", "CustomResourceDefinition") == set()
+
+
+# -- deleting a DaemonSet's old pods --------------------------------------------------------------
+def labelled_pod(name, generation):
+    labels = {"app": "flannel"}
+    if generation is not None:
+        labels["pod-template-generation"] = generation
+    return {"metadata": {"name": name, "uid": "uid-" + name, "labels": labels}}
+
+
+def test_old_pods_whose_generations_are_all_below_the_daemonsets_are_deleted_in_one_request(server):
+    api, client = server({("GET", "/api/v1"): [CORE], ("DELETE", PODS): [listing("9")]})
+    old = [labelled_pod("a", "3"), labelled_pod("b", "2"), labelled_pod("c", "3")]
+    client.delete_pods("kube-flannel", old, "app=flannel", generation=4)
+    deletes = [(path, query) for method, path, query, _body in api.sent if method == "DELETE"]
+    # A pod the DaemonSet made at generation 4 (or later) is not selected, though it is app=flannel.
+    assert deletes == [(PODS, {"labelSelector": "app=flannel,pod-template-generation in (2,3)"})]
+    assert client.requests["write"] == 1
+
+
+@pytest.mark.parametrize(
+    "generations, daemonset_generation",
+    [(["3", None], 4), (["3", "4"], 4), (["3", "x"], 4), (["3"], None)],
+    ids=["a pod without the label", "a pod of the current generation", "a label not a number", "no generation"],
+)
+def test_old_pods_that_the_generation_cannot_tell_apart_are_deleted_one_by_one_with_their_uids(
+    server, generations, daemonset_generation
+):
+    answers = {("GET", "/api/v1"): [CORE], ("DELETE", PODS): [listing("9")]}
+    answers.update((("DELETE", PODS + "/" + n), [(200, {})]) for n in ("a", "b"))
+    api, client = server(answers)
+    old = [labelled_pod(name, generation) for name, generation in zip(("a", "b"), generations, strict=False)]
+    client.delete_pods("kube-flannel", old, "app=flannel", generation=daemonset_generation)
+    deletes = [(path, body["preconditions"]) for method, path, _query, body in api.sent if method == "DELETE"]
+    assert deletes == [(PODS + "/" + p["metadata"]["name"], {"uid": p["metadata"]["uid"]}) for p in old]
+
+
+def test_a_collection_delete_of_pods_already_gone_is_no_error(server):
+    _api, client = server({("GET", "/api/v1"): [CORE]})  # DELETE: 404
+    client.delete_pods("kube-flannel", [labelled_pod("a", "1")], "app=flannel", generation=2)
