@@ -52,7 +52,7 @@ def inspect(client, wanted=None):
         info["backend"] = driver.live_backend(live)
         info["pod_cidr"] = driver.live_pod_cidr(live)
         info["encapsulation"] = driver.live_encapsulation(live)
-        if live.cni == "calico":
+        if driver.spec["networking"] == "calico":
             info["wireguard"] = felix_features(live.felix)["wireguard"]
         annotations = (live.daemonset["spec"]["template"].get("metadata") or {}).get("annotations") or {}
         if CONFIG_HASH in annotations:

@@ -224,7 +224,7 @@ def node_address(value, cni):
         return None
     method, _equals, given = value.partition("=")
     spec = NODE_ADDRESS_METHODS.get(method)
-    family = "flannel" if is_flannel_networking(cni) else "calico"
+    family = cni_spec(cni)["networking"]  # the matrix's NODE_ADDRESS_METHODS say what each family renders
     usable = [name for name, entry in NODE_ADDRESS_METHODS.items() if family in entry]
     if spec is None:
         raise InputError("node_address=%r: use one of %s" % (value, ", ".join(usable)))

@@ -237,8 +237,8 @@ def test_aggregated_discovery_tells_every_group_in_two_requests(server):
     assert client.requests["GET"] == 2
 
 
-def test_aggregated_discovery_is_asked_for_in_the_accept_header(server):
-    api, client = server({("GET", "/apis"): [aggregated(AGGREGATED_APPS)]})
+def accept_headers(api):
+    """The Accept header of every request the client sends from here on."""
     accepted = []
     answer = api.request
 
@@ -247,6 +247,12 @@ def test_aggregated_discovery_is_asked_for_in_the_accept_header(server):
         return answer(method, url, body=body, headers=headers, **options)
 
     api.request = request
+    return accepted
+
+
+def test_aggregated_discovery_is_asked_for_in_the_accept_header(server):
+    api, client = server({("GET", "/apis"): [aggregated(AGGREGATED_APPS)]})
+    accepted = accept_headers(api)
     client.resource("apps/v1", "DaemonSet")
     assert accepted[0].split(",")[0] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
     assert accepted[0].split(",")[-1] == "application/json"  # else the plain list
@@ -458,14 +464,7 @@ def test_an_expiry_costs_one_list_more_and_another_error_answer_to_a_watch_is_st
 def test_names_lists_only_the_metadata_of_a_kind(server):
     crds = listing("5", {"metadata": {"name": "a.example.org"}}, {"metadata": {"name": "b.example.org"}})
     api, client = server({("GET", "/apis/apiextensions.k8s.io/v1"): [APIEXTENSIONS], ("GET", CRDS): [crds]})
-    accepted = []
-    answer = api.request
-
-    def request(method, url, body=None, headers=None, **options):
-        accepted.append(headers["Accept"])
-        return answer(method, url, body=body, headers=headers, **options)
-
-    api.request = request
+    accepted = accept_headers(api)
     assert client.names("apiextensions.k8s.io/v1", "CustomResourceDefinition") == {"a.example.org", "b.example.org"}
     # Not 23 schemas of Calico's CRDs: the server sends the objects' metadata only.
     assert accepted[-1].split(",")[0] == "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
