@@ -102,6 +102,16 @@ def shared_options(matrix) -> dict[str, dict]:
             ],
             "default": "",
         },
+        "cni_installer": {
+            "type": "str",
+            "choices": ["", *matrix.CALICO_INSTALLERS],
+            "description": [
+                "How Calico is installed - manifest (calico.yaml) or operator (the Tigera operator and its"
+                " Installation); empty configures an installed Calico the way it was installed, and installs a new"
+                " one from its manifest. Flannel and Canal install from their manifests only."
+            ],
+            "default": "",
+        },
         "cni_allow_downgrade": {
             "type": "bool",
             "description": ["Allow cni_version older than the installed version (refused otherwise)."],

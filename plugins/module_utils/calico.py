@@ -76,9 +76,10 @@ def desired_ippool(live, name, pod_cidr, block_size, modes):
 
 def desired_felix_configuration(live, modes, features=None):
     """FelixConfiguration derives encapsulation from the pools, unless ipipEnabled/vxlanEnabled are set
-    explicitly; an explicit value that contradicts the new pool modes is turned to agree. features: the
-    CALICO_OPTIONS asked for ({"wireguard": True}); None leaves a feature as it is. Without a live one (calico-node
-    creates it at first start) one is made only to turn a feature on or off."""
+    explicitly; an explicit value that contradicts the new pool modes is turned to agree (modes None: left, as on an
+    operator install, where they are the operator's). features: the CALICO_OPTIONS asked for ({"wireguard": True});
+    None leaves a feature as it is. Without a live one (calico-node creates it at first start) one is made only to
+    turn a feature on or off."""
     wanted = dict(
         (CALICO_OPTIONS[name]["felix"], value) for name, value in (features or {}).items() if value is not None
     )
@@ -89,7 +90,7 @@ def desired_felix_configuration(live, modes, features=None):
     felix = copy.deepcopy(live)
     spec = felix.setdefault("spec", {})
     for mode_field, felix_field in FELIX_ENCAP_FIELDS.items():
-        if felix_field in spec:
+        if modes is not None and felix_field in spec:
             spec[felix_field] = modes[mode_field] != "Never"
     spec.update(wanted)
     return felix

@@ -58,6 +58,7 @@ class KubeClient:
         self._resources = {}  # apiVersion -> {kind: (base path, plural, namespaced)}
         self._aggregated = None  # whether the server sends aggregated discovery; None: not asked yet
         self._stale = set()  # group versions the aggregated discovery marks stale
+        self._discovered = set()  # the roots (/api, /apis) whose aggregated discovery this client has read
         self.requests = {"GET": 0, "LIST": 0, "WATCH": 0, "write": 0, "dry-run": 0}
 
     # -- discovery ------------------------------------------------------------------------------
@@ -76,6 +77,16 @@ class KubeClient:
             return self._resources.get(api_version, {}).get(kind)
         return self._discover_group(api_version, kind)
 
+    def serves(self, api_version, kind):
+        """Whether the server serves a kind, by the discovery read so far (read now if none was): a kind that
+        is not there costs no request, where resource() asks again in case its CRD was just created."""
+        if self._resources.get(api_version, {}).get(kind) is not None:
+            return True
+        group, _version = split_api_version(api_version)
+        if ("/apis" if group else "/api") in self._discovered and api_version not in self._stale:
+            return False
+        return self.resource(api_version, kind) is not None
+
     def _discover_aggregated(self, root):
         """Every group version under root with its resources, as the server sends them (APIGroupDiscoveryList);
         False when it does not (then it is not asked again)."""
@@ -89,6 +100,7 @@ class KubeClient:
             self._aggregated = False
             return False
         self._aggregated = True
+        self._discovered.add(root)
         for group in listing.get("items") or []:
             name = (group.get("metadata") or {}).get("name") or ""
             for entry in group.get("versions") or []:

@@ -109,6 +109,15 @@ NODE_ADDRESS_METHODS = {
     "cidr": {"value": "cidrs", "calico": "cidr={}"},
     "kubernetes-internal-ip": {"value": None, "calico": "kubernetes-internal-ip"},
 }
+# The Tigera operator's Installation spells Calico's IP_AUTODETECTION_METHOD as
+# calicoNetwork.nodeAddressAutodetectionV4: the method's name there, and its value when the method takes none.
+OPERATOR_ADDRESS_FIELDS = {
+    "first-found": ("firstFound", True),
+    "interface": ("interface", None),
+    "can-reach": ("canReach", None),
+    "cidr": ("cidrs", None),
+    "kubernetes-internal-ip": ("kubernetes", "NodeInternalIP"),
+}
 
 # Kernel features every node needs for kubeadm and any CNI (kube-proxy and the CNI bridge traffic go
 # through br_netfilter; containerd's snapshotter is overlayfs).
@@ -126,6 +135,8 @@ OPERATOR_ENCAPSULATION = {
 # What cni_config's encapsulation option takes for ipip/vxlan, and what an IPPool mode field may hold.
 CALICO_ENCAPSULATION_MODES = ("Always", "CrossSubnet")
 CALICO_POOL_MODES = ("Always", "CrossSubnet", "Never")
+# How Calico is installed: from its manifest (calico.yaml), or by the Tigera operator from an Installation.
+CALICO_INSTALLERS = ("manifest", "operator")
 
 FLANNEL_VERSION = "v0.28.9"
 CALICO_VERSION = "v3.32.1"
@@ -142,6 +153,11 @@ MANIFEST_SHA256 = {
     ("calico", "v3.29.7"): "b200cb3c2c7341717abe98e4acc80a13117bcd2c9c46ad46e8c209c5753f0b2f",
     ("calico", "v3.26.1"): "5e71ad6c338050de4bd8c1d580f7f8862de6da0029d253e220c055922bd624b9",
     ("canal", "v3.26.1"): "c1b0d87ade4681ca52553c2d0ddb22d0269ad524af4e1f3359538483eddaa324",
+}
+# The Tigera operator's release files of a Calico version: (version, file) -> sha256.
+OPERATOR_MANIFEST_SHA256 = {
+    ("v3.32.1", "operator-crds.yaml"): "192f8b2d934ef24b62e86b7e1a6e1762d1c8af26a916f78057bc13fa5ed60f71",
+    ("v3.32.1", "tigera-operator.yaml"): "f18e073794207d372606bc3ea6f8fd73972f86d6828f4ba666dfe0d4aa8ab07f",
 }
 
 CNIS = {
@@ -190,6 +206,14 @@ CNIS = {
             "daemonset": "calico-node",
             "api_version": "operator.tigera.io/v1",
             "installation": "default",
+            "deployment": ("tigera-operator", "tigera-operator"),
+            # Applied in this order: the CRDs (the Installation's among them), then the operator.
+            "manifests": ("operator-crds.yaml", "tigera-operator.yaml"),
+            "manifest_url": "https://raw.githubusercontent.com/projectcalico/calico/{version}/manifests/{file}",
+            "mirror_path": "calico/{version}/operator/{file}",
+            "crds": ("installations.operator.tigera.io", "felixconfigurations.crd.projectcalico.org"),
+            # The container whose image tag is the operator's own version (not Calico's).
+            "container": "tigera-operator",
         },
     },
     "canal": {
@@ -264,16 +288,28 @@ def backend_spec(cni, backend):
     return cni_spec(cni)["backends"][normalize_backend(cni, backend)]
 
 
-def manifest_url(cni, version):
+def manifest_url(cni, version, operator_file=None):
+    """The upstream URL of the CNI's manifest, or of one of the Tigera operator's files of that Calico version."""
+    if operator_file:
+        return CNIS["calico"]["operator"]["manifest_url"].format(version=version, file=operator_file)
     return cni_spec(cni)["manifest_url"].format(version=version)
 
 
-def mirror_path(cni, version):
+def mirror_path(cni, version, operator_file=None):
+    if operator_file:
+        return CNIS["calico"]["operator"]["mirror_path"].format(version=version, file=operator_file)
     return cni_spec(cni)["mirror_path"].format(version=version)
 
 
-def known_sha256(cni, version):
+def known_sha256(cni, version, operator_file=None):
+    if operator_file:
+        return OPERATOR_MANIFEST_SHA256.get((version, operator_file))
     return MANIFEST_SHA256.get((cni, version))
+
+
+def operator_bgp(backend):
+    """The Installation's calicoNetwork.bgp for a Calico backend: Enabled exactly where the manifest runs BIRD."""
+    return "Enabled" if CALICO_BACKENDS[backend]["calico_backend"] == "bird" else "Disabled"
 
 
 def mtu_overhead(cni, backend):

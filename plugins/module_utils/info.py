@@ -8,14 +8,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.kubeforge.cluster.plugins.module_utils.calico import felix_features
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
-    OPERATOR_ENCAPSULATION,
-    cni_spec,
-    normalize_backend,
-)
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import cni_spec, normalize_backend
 from ansible_collections.kubeforge.cluster.plugins.module_utils.live import LiveCluster
 from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import image_tag
 from ansible_collections.kubeforge.cluster.plugins.module_utils.runner import CONFIG_HASH
+from ansible_collections.kubeforge.cluster.plugins.module_utils.tigera import installation_network
 from ansible_collections.kubeforge.cluster.plugins.module_utils.upgrade import release
 
 NODE_FIELDS = ("name", "ready", "kubelet_version", "internal_ip", "pod_cidr")
@@ -37,7 +34,7 @@ def inspect(client, wanted=None):
         "node_pod_cidrs": live.node_pod_cidrs(),
         "nodes": nodes,
         "pods_run_current_config": None,
-        "managed_by": "tigera-operator" if live.operator_daemonset is not None else None,
+        "managed_by": "tigera-operator" if live.installer == "operator" else None,
         "wireguard": None,
         "drift": [],
     }
@@ -46,8 +43,11 @@ def inspect(client, wanted=None):
         info["version"] = image_tag(live.daemonset, driver.spec["version_container"])
         installed, pinned = release(info["version"]), release(info["pinned_version"])
         info["upgrade_available"] = bool(installed and pinned and pinned > installed)
-    if live.operator_daemonset is not None:
-        info.update(operator_network(live.installation))
+    if live.installer == "operator":
+        info.update(installation_network(live.installation))
+        info["wireguard"] = felix_features(live.felix)["wireguard"]
+        if info["version"] is None:
+            info["version"] = ((live.installation or {}).get("status") or {}).get("calicoVersion")
     elif driver is not None and live.daemonset is not None:
         info["backend"] = driver.live_backend(live)
         info["pod_cidr"] = driver.live_pod_cidr(live)
@@ -59,18 +59,6 @@ def inspect(client, wanted=None):
             info["pods_run_current_config"] = annotations[CONFIG_HASH] == driver.config_hash(live.configmap)
     info["drift"] = drift(info, wanted or {})
     return info
-
-
-def operator_network(installation):
-    """Backend, encapsulation and pod CIDR from the operator's Installation (its first IPv4 pool)."""
-    pools = ((installation or {}).get("spec", {}).get("calicoNetwork") or {}).get("ipPools") or []
-    pool = next((p for p in pools if ":" not in p.get("cidr", ":")), None)
-    if pool is None:
-        return {}
-    # The operator's default encapsulation is IPIP (its Installation API).
-    backends = dict((mode, key) for key, mode in OPERATOR_ENCAPSULATION.items())
-    backend, encapsulation = backends.get(pool.get("encapsulation") or "IPIP", (None, None))
-    return {"backend": backend, "encapsulation": encapsulation, "pod_cidr": pool.get("cidr")}
 
 
 def drift(info, wanted):

@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.calico import CalicoDriver
+from ansible_collections.kubeforge.cluster.plugins.module_utils.calico import IPPOOL_API, CalicoDriver
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import CNI_NAMES, CNIS, cni_spec
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, LiveStateError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.flannel import FlannelDriver
@@ -48,9 +48,16 @@ class LiveCluster:
         installed = [name for name in CNI_NAMES if (CNIS[name]["namespace"], CNIS[name]["daemonset"]) in daemonsets]
         operator = CNIS["calico"]["operator"]
         self.operator_daemonset = daemonsets.get((operator["namespace"], operator["daemonset"]))
-        if self.operator_daemonset is not None:
-            refuse_operator_install(cni, installed)
-            installed = ["calico"]
+        # Free where the operator's CRDs are not installed: the discovery read for the LIST says so.
+        self.installation = None
+        if client.serves(operator["api_version"], "Installation"):
+            self.installation = client.get(operator["api_version"], "Installation", operator["installation"])
+        self.installer = None
+        if self.operator_daemonset is not None or self.installation is not None:
+            refuse_beside_operator(cni, installed, self.operator_evidence())
+            installed, self.installer = ["calico"], "operator"
+        elif installed:
+            self.installer = "manifest"
         others = [name for name in installed if name != cni]
         if cni is not None and others:
             other = CNIS[others[0]]
@@ -68,25 +75,33 @@ class LiveCluster:
             return
         self.driver = driver_for(self.cni)
         spec = self.driver.spec
-        if self.operator_daemonset is not None:
+        if self.installer == "operator":
+            # The operator owns calico-node and the pools; of Calico's own objects only FelixConfiguration's
+            # features (WireGuard) are the user's to set.
             self.daemonset = self.operator_daemonset
-            self.installation = client.get(operator["api_version"], "Installation", operator["installation"])
+            self.felix = client.get(IPPOOL_API, "FelixConfiguration", "default")
             return
         self.daemonset = daemonsets.get((spec["namespace"], spec["daemonset"]))
         self.configmap = client.get("v1", "ConfigMap", spec["configmap"], spec["namespace"])
         self.driver.read(client, self)
 
-    installation = None
+    def operator_evidence(self):
+        """What shows the operator installed Calico: its Installation, its calico-node DaemonSet."""
+        operator = CNIS["calico"]["operator"]
+        found = []
+        if self.installation is not None:
+            found.append("Installation %s" % operator["installation"])
+        if self.operator_daemonset is not None:
+            found.append("DaemonSet %s/%s" % (operator["namespace"], operator["daemonset"]))
+        return ", ".join(found)
 
     def node_pod_cidrs(self):
         return dict((name, node["pod_cidr"]) for name, node in self.nodes.items())
 
 
-def refuse_operator_install(cni, installed):
-    """An operator install is read (cni_info) but not written: the operator reverts direct edits of what it owns,
-    so a switch would be reported that the cluster then undoes; a manifest calico-node beside it would fight it."""
+def refuse_beside_operator(cni, installed, where):
+    """The operator's calico-node beside a manifest install fights it; another CNI is not installed beside it."""
     operator = CNIS["calico"]["operator"]
-    where = "DaemonSet %s/%s" % (operator["namespace"], operator["daemonset"])
     if installed:
         raise LiveStateError(
             "Calico runs twice: the Tigera operator's (%s) and %s's manifest install (DaemonSet %s/%s); remove one of "
@@ -99,10 +114,8 @@ def refuse_operator_install(cni, installed):
                 operator["installation"],
             )
         )
-    if cni is not None:
-        raise LiveStateError(
-            "Calico on this cluster is installed by the Tigera operator (%s): the operator owns calico-node and the IP "
-            "pools and reverts changes to them, so cni_config does not write them, nor install %s beside it. Change "
-            "the backend in Installation %s, spec.calicoNetwork.ipPools[].encapsulation (kubectl edit installation %s)"
-            % (where, cni, operator["installation"], operator["installation"])
+    if cni not in (None, "calico"):
+        raise InputError(
+            "calico is installed by the Tigera operator (%s); cni_config configures the installed CNI and does not "
+            "install %s beside it. Use cni=calico, or remove Calico first" % (where, cni)
         )

@@ -37,7 +37,7 @@ KIND_ORDER = ("Namespace", "CustomResourceDefinition")
 class ManifestSource:
     """Where the manifest of a CNI version comes from; exactly one of url, path, mirror."""
 
-    def __init__(self, cni, version, url=None, sha256=None, path=None, mirror=None):
+    def __init__(self, cni, version, url=None, sha256=None, path=None, mirror=None, operator_file=None):
         if sha256 is not None and not SHA256_RE.match(sha256.lower()):
             raise InputError("manifest_sha256=%r is not a sha256 (64 hex digits)" % sha256)
         if not VERSION_RE.match(version):
@@ -47,9 +47,9 @@ class ManifestSource:
         self.mirror = mirror
         # The user named a file of their own: its version is the one asked for.
         self.given_file = bool(url or path)
-        self.path = path or (os.path.join(mirror, mirror_path(cni, version)) if mirror else None)
-        self.url = None if self.path else (url or manifest_url(cni, version))
-        default_sha = known_sha256(cni, version) if not url and not path else None
+        self.path = path or (os.path.join(mirror, mirror_path(cni, version, operator_file)) if mirror else None)
+        self.url = None if self.path else (url or manifest_url(cni, version, operator_file))
+        default_sha = known_sha256(cni, version, operator_file) if not url and not path else None
         self.sha256 = (sha256 or default_sha or "").lower() or None
         if self.url and not self.sha256:
             # A download is only as good as its checksum: never install what nobody pinned.
@@ -64,6 +64,10 @@ class ManifestSource:
     def at_version(self, version):
         """The same kind of source for another version: the mirror's file of it, or its upstream URL."""
         return ManifestSource(self.cni, version, mirror=self.mirror)
+
+    def operator_file(self, name):
+        """One of the Tigera operator's release files of this Calico version, from the same mirror or upstream."""
+        return ManifestSource(self.cni, self.version, mirror=self.mirror, operator_file=name)
 
 
 def check_manifest_file(source):

@@ -11,6 +11,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils import verify
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     ALL_BACKENDS,
     CALICO_ENCAPSULATION_MODES,
+    CALICO_INSTALLERS,
     CALICO_OPTIONS,
     CNI_NAMES,
     FLANNEL_OPTIONS,
@@ -33,6 +34,7 @@ def cni_config_argument_spec():
         "state": {"type": "str", "default": "present", "choices": ["present"]},
         "version": {"type": "str"},
         "allow_downgrade": {"type": "bool", "default": False},
+        "installer": {"type": "str", "choices": list(CALICO_INSTALLERS)},
         "manifest_url": {"type": "str"},
         "manifest_sha256": {"type": "str"},
         "manifest_path": {"type": "path"},

@@ -15,7 +15,9 @@ import re
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     CALICO_BACKENDS,
     CALICO_ENCAPSULATION_MODES,
+    CALICO_INSTALLERS,
     CALICO_OPTIONS,
+    CNIS,
     FLANNEL_BACKENDS,
     FLANNEL_OPTIONS,
     MTU_RANGE,
@@ -136,8 +138,17 @@ def build_request(params):
         path=params.get("manifest_path"),
         mirror=params.get("manifest_mirror"),
     )
-    return Request(
+    installer = params.get("installer")
+    if installer not in (None, *CALICO_INSTALLERS):
+        raise InputError("installer=%r: use one of %s" % (installer, ", ".join(CALICO_INSTALLERS)))
+    if installer == "operator" and cni != "calico":
+        raise InputError(
+            "installer=operator: the Tigera operator installs Calico only; %s installs from its manifest (omit "
+            "installer)" % cni
+        )
+    request = Request(
         cni=cni,
+        installer=installer,
         backend=backend,
         pod_cidr=pod_cidr,
         version=version,
@@ -154,6 +165,29 @@ def build_request(params):
         wait=params.get("wait", True),
         wait_timeout=params.get("wait_timeout") or DEFAULT_WAIT_TIMEOUT,
     )
+    if installer == "operator":
+        check_operator_request(request)
+    return request
+
+
+def check_operator_request(request):
+    """What an install by the Tigera operator cannot do as asked: the operator restarts calico-node itself, and
+    reads its own release files, not calico.yaml. Asked for (installer=operator) or found on the cluster."""
+    if request.restart != "auto":
+        raise InputError(
+            "restart=%s: on an install by the Tigera operator the operator rolls calico-node itself when the "
+            "Installation changes; omit restart" % request.restart
+        )
+    if request.source.given_file:
+        raise InputError(
+            "manifest_url and manifest_path name calico.yaml of a manifest install; the Tigera operator is installed "
+            "from its release files of version= (%s), taken from manifest_mirror (<mirror>/%s) or upstream by their "
+            "sha256. Omit them"
+            % (
+                ", ".join(CNIS["calico"]["operator"]["manifests"]),
+                CNIS["calico"]["operator"]["mirror_path"].format(version=request.version, file=""),
+            )
+        )
 
 
 def backend_options(params):

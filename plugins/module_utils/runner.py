@@ -26,6 +26,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import 
 from ansible_collections.kubeforge.cluster.plugins.module_utils.new_version import NewVersion
 from ansible_collections.kubeforge.cluster.plugins.module_utils.pod_cidr import decide_pod_cidr
 from ansible_collections.kubeforge.cluster.plugins.module_utils.reconcile import Writer, differs
+from ansible_collections.kubeforge.cluster.plugins.module_utils.tigera_run import OperatorRun
 from ansible_collections.kubeforge.cluster.plugins.module_utils.upgrade import release, version_change
 from ansible_collections.kubeforge.cluster.plugins.module_utils.waiter import wait_crd_established, wait_pods_replaced
 
@@ -53,6 +54,8 @@ class CniConfigRunner:
     def run(self):
         req, driver = self.req, self.driver
         self.live = live = LiveCluster(self.client, req.cni)
+        if live.installer == "operator" or req.installer == "operator":
+            return OperatorRun(self).run()
         driver.read_for_write(self.client, live)
         self.pod_cidr = decide_pod_cidr(
             req.pod_cidr, req.cni, live.kubeadm_subnet, driver.live_pod_cidr(live), live.node_pod_cidrs()
@@ -284,7 +287,7 @@ class CniConfigRunner:
             "backend": req.backend,
             "previous_backend": self.old_backend,
             "pod_cidr": self.pod_cidr,
-            "version": image_tag(self.daemonset, self.spec["version_container"]),
+            "version": image_tag(self.daemonset, self.spec["version_container"]) if self.daemonset else None,
             "created": writer.created,
             "updated": writer.updated,
             "restarted": self.restarted,

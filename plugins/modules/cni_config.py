@@ -94,6 +94,23 @@ options:
         release). Without it such a run is refused, naming both versions, before anything is written.
     type: bool
     default: false
+  installer:
+    description:
+      - How Calico is installed. C(manifest) - from calico.yaml, the collection's default for a new install.
+        C(operator) - by the Tigera operator (Calico's recommended way), from its release files of O(version)
+        (C(operator-crds.yaml), C(tigera-operator.yaml)) and an Installation C(default) that carries the pod CIDR,
+        backend, O(mtu), O(node_address) and O(image_registry).
+      - Unset, an installed Calico is configured the way it was installed, found by the operator's Installation
+        (or its DaemonSet C(calico-system/calico-node)). Asking for the other installer than the installed one is
+        refused.
+      - On an operator install the module writes the Installation only (C(calicoNetwork.ipPools[].encapsulation),
+        C(bgp), C(mtu), C(nodeAddressAutodetectionV4), C(registry)), and FelixConfiguration C(wireguardEnabled) for
+        O(wireguard); never calico-node or the IP pools, which the operator owns and reverts. The operator rolls
+        calico-node itself, so O(restart) must stay C(auto), and it upgrades Calico itself, so O(version) must be the
+        installed one.
+      - Flannel and Canal install from their manifests only.
+    type: str
+    choices: [manifest, operator]
   manifest_url:
     description:
       - Where to download the manifest. Defaults to the upstream file of O(version); its sha256 is
@@ -108,7 +125,8 @@ options:
   manifest_mirror:
     description:
       - A mirror directory laid out as C(<mirror>/flannel/<version>/kube-flannel.yml) and
-        C(<mirror>/calico/<version>/calico.yaml) (or C(canal.yaml)).
+        C(<mirror>/calico/<version>/calico.yaml) (or C(canal.yaml)); the Tigera operator's files in
+        C(<mirror>/calico/<version>/operator/).
     type: path
   image_registry:
     description:
@@ -226,7 +244,10 @@ options:
     default: auto
     choices: [auto, always, never]
   wait:
-    description: After a restart, wait until every CNI pod is replaced and ready.
+    description:
+      - After a restart, wait until every CNI pod is replaced and ready.
+      - On an operator install, after a change of the Installation, watch it until the operator reports that
+        generation C(Ready) (a C(Degraded) report fails the task with the operator's message).
     type: bool
     default: true
   wait_timeout:
@@ -268,6 +289,13 @@ EXAMPLES = r"""
 - name: Show what the old backend left on the nodes
   ansible.builtin.debug:
     var: switch.stale_node_state
+
+- name: Install Calico through the Tigera operator, VXLAN, interface eth1 for the node addresses
+  kubeforge.cluster.cni_config:
+    cni: calico
+    installer: operator
+    backend: vxlan
+    node_address: interface=eth1
 
 - name: Install from a local mirror on an air-gapped site
   kubeforge.cluster.cni_config:
@@ -323,6 +351,11 @@ restarted:
   returned: always
   type: list
   elements: str
+managed_by:
+  description: C(tigera-operator) when the Tigera operator installed Calico (the module wrote its Installation).
+  returned: when the Tigera operator manages Calico
+  type: str
+  sample: tigera-operator
 wireguard:
   description: Calico - whether WireGuard encryption is on after this run.
   returned: success and cni is calico

@@ -117,9 +117,11 @@ wireguard:
   type: bool
 managed_by:
   description:
-    - C(tigera-operator) when Calico was installed by the Tigera operator (its DaemonSet calico-system/calico-node);
-      backend, encapsulation and pod CIDR are then read from its Installation. Null for a manifest install.
-    - M(kubeforge.cluster.cni_config) refuses to write an operator install, which would revert the change.
+    - C(tigera-operator) when Calico was installed by the Tigera operator (its Installation C(default), or its
+      DaemonSet calico-system/calico-node); backend, encapsulation and pod CIDR are then read from the Installation.
+      Null for a manifest install.
+    - M(kubeforge.cluster.cni_config) configures such an install through the Installation, never the objects the
+      operator owns.
   returned: always
   type: str
 pods_run_current_config:

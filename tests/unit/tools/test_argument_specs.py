@@ -32,7 +32,12 @@ def test_choices_follow_the_matrix_including_a_backend_added_to_it():
     cnis = copy.deepcopy(matrix.CNIS)
     for cni in ("flannel", "canal"):
         cnis[cni]["backends"] = {**cnis[cni]["backends"], "ipsec": {}}
-    grown = SimpleNamespace(CNIS=cnis, CNI_NAMES=matrix.CNI_NAMES, CALICO_BACKEND_ALIASES={"bird": "bgp"})
+    grown = SimpleNamespace(
+        CNIS=cnis,
+        CNI_NAMES=matrix.CNI_NAMES,
+        CALICO_BACKEND_ALIASES={"bird": "bgp"},
+        CALICO_INSTALLERS=matrix.CALICO_INSTALLERS,
+    )
     specs = gen.specs(grown)
     for cni in ("flannel", "canal"):
         assert specs[cni]["main"]["options"]["cni_backend"]["choices"] == [*matrix.CNIS[cni]["backends"], "ipsec"]

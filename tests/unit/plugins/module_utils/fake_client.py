@@ -28,6 +28,10 @@ class FakeClient:
     def resource(self, api_version, kind):
         return ("", kind.lower() + "s", True)
 
+    def serves(self, api_version, kind):
+        """A kind is served here when an object of it exists (a CRD's kind is not, until then)."""
+        return any(key[0] == kind for key in self.objects)
+
     def get(self, api_version, kind, name, namespace=None):
         self.requests["GET"] += 1
         return copy.deepcopy(self.objects.get((kind, namespace, name)))

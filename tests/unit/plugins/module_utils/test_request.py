@@ -109,6 +109,13 @@ def test_defaults_are_the_pinned_version_and_backend(cni, backend, version, sha2
         ({"cni": "flannel", "backend_options": {"psk": PSK}}, "option psk does not apply to flannel backend vxlan"),
         ({"cni": "calico", "backend_options": {"vni": 4096}}, "vni apply to flannel and canal backends, not to calico"),
         ({"cni": "flannel", "backend_options": {"encapsulation": "Always"}}, "encapsulation applies to Calico's"),
+        ({"cni": "canal", "installer": "operator"}, "the Tigera operator installs Calico only; canal installs from"),
+        ({"cni": "calico", "installer": "helm"}, "installer='helm': use one of manifest, operator"),
+        ({"cni": "calico", "installer": "operator", "restart": "never"}, "restart=never: on an install by the Tigera"),
+        (
+            {"cni": "calico", "installer": "operator", "manifest_path": "/srv/calico.yaml"},
+            r"manifest_url and manifest_path name calico.yaml .* \(<mirror>/calico/v3.32.1/operator/\)",
+        ),
     ],
 )
 def test_bad_input_gets_one_clear_error(values, message):

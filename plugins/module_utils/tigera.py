@@ -1,0 +1,141 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge.cluster contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Calico installed by the Tigera operator, as pure functions of its Installation (operator.tigera.io/v1).
+
+The operator owns calico-node, the IP pools and the rest of Calico, and reverts direct edits of them; the one
+place to change the backend is the Installation's calicoNetwork (ipPools[].encapsulation and bgp), which the
+operator renders into calico-node and the IPPools. See docs/calico.md.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible_collections.kubeforge.cluster.plugins.module_utils.calico import autodetection_method
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
+    CNIS,
+    OPERATOR_ADDRESS_FIELDS,
+    OPERATOR_ENCAPSULATION,
+    operator_bgp,
+)
+from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import LiveStateError
+
+OPERATOR = CNIS["calico"]["operator"]
+# Where no encapsulation is given, the operator's API takes IPIP (the Installation CRD's ipPools[].encapsulation).
+OPERATOR_DEFAULT_ENCAPSULATION = "IPIP"
+
+
+def network(installation):
+    """The Installation's calicoNetwork (a live object's, or {})."""
+    return ((installation or {}).get("spec") or {}).get("calicoNetwork") or {}
+
+
+def backend_pool_index(installation, default_name):
+    """The index in calicoNetwork.ipPools of the IPv4 pool the backend lives in: the default-named one, or the
+    only IPv4 one; None when there is none (an Installation that leaves the pools to the user)."""
+    pools = network(installation).get("ipPools") or []
+    ipv4 = [i for i, pool in enumerate(pools) if ":" not in pool.get("cidr", "")]
+    named = [i for i in ipv4 if pools[i].get("name") == default_name]
+    return (named or (ipv4 if len(ipv4) == 1 else [None]))[0]
+
+
+def installation_network(installation):
+    """{backend, encapsulation, pod_cidr} of an Installation, from its backend pool."""
+    index = backend_pool_index(installation, CNIS["calico"]["ippool"])
+    if index is None:
+        return {"backend": None, "encapsulation": None, "pod_cidr": None}
+    pool = network(installation)["ipPools"][index]
+    backends = dict((value, key) for key, value in OPERATOR_ENCAPSULATION.items())
+    backend, encapsulation = backends.get(pool.get("encapsulation") or OPERATOR_DEFAULT_ENCAPSULATION, (None, None))
+    return {"backend": backend, "encapsulation": encapsulation, "pod_cidr": pool.get("cidr")}
+
+
+def address_autodetection(node_address):
+    """calicoNetwork.nodeAddressAutodetectionV4 for node_address (method, value): the same choice as the
+    manifest install's IP_AUTODETECTION_METHOD, where an interface name matches only itself."""
+    # The manifest's spelling says which of the operator's fields the method is, and its value there.
+    method, _equals, value = autodetection_method(node_address).partition("=")
+    field, fixed = OPERATOR_ADDRESS_FIELDS[method]
+    if fixed is not None:
+        return {field: fixed}
+    if field == "cidrs":
+        return {field: [cidr.strip() for cidr in value.split(",")]}
+    return {field: value}
+
+
+def check_expressible(installation, backend):
+    """Refuse what the operator would reject or ignore, before anything is written (tigera/operator's
+    Installation validation)."""
+    spec = (installation or {}).get("spec") or {}
+    cni = spec.get("cni") or {}
+    if cni.get("type", "Calico") != "Calico":
+        raise LiveStateError(
+            "Installation %s has cni.type %s: Calico enforces policy only and its IP pools are not used, so it has no "
+            "backend to switch; configure the pod network of %s instead"
+            % (OPERATOR["installation"], cni["type"], cni["type"])
+        )
+    if backend == "vxlan" and (cni.get("ipam") or {}).get("type") == "HostLocal":
+        raise LiveStateError(
+            "Installation %s uses host-local IPAM (cni.ipam.type HostLocal), with which the operator rejects VXLAN "
+            "pools; use backend=bgp, or Calico IPAM" % OPERATOR["installation"]
+        )
+
+
+def desired_installation(live, request, pod_cidr):
+    """The Installation with the request's backend, MTU, node address and image registry; created as upstream's
+    custom-resources.yaml would be (one IPv4 pool), or the live one with only those fields changed."""
+    encapsulation = OPERATOR_ENCAPSULATION[(request.backend, request.encapsulation)]
+    if live is None:
+        pool = {
+            "name": CNIS["calico"]["ippool"],
+            "cidr": pod_cidr,
+            "blockSize": CNIS["calico"]["ippool_block_size"],
+            "encapsulation": encapsulation,
+            "natOutgoing": "Enabled",
+            "nodeSelector": "all()",
+        }
+        installation = {
+            "apiVersion": OPERATOR["api_version"],
+            "kind": "Installation",
+            "metadata": {"name": OPERATOR["installation"]},
+            "spec": {"calicoNetwork": {"ipPools": [pool]}},
+        }
+    else:
+        installation = copy.deepcopy(live)
+        index = backend_pool_index(installation, CNIS["calico"]["ippool"])
+        if index is None:
+            raise LiveStateError(
+                "Installation %s has no IPv4 pool in calicoNetwork.ipPools (the IP pools are left to the user), so "
+                "the operator has no encapsulation to change; set it on the IPPool itself, or add the pool to the "
+                "Installation" % OPERATOR["installation"]
+            )
+        installation["spec"]["calicoNetwork"]["ipPools"][index]["encapsulation"] = encapsulation
+    spec = installation["spec"]
+    calico_network = spec["calicoNetwork"]
+    calico_network["bgp"] = operator_bgp(request.backend)
+    if request.mtu is not None:
+        calico_network["mtu"] = request.mtu
+    if request.node_address:
+        calico_network["nodeAddressAutodetectionV4"] = address_autodetection(request.node_address)
+    if request.image_registry:
+        # The operator builds <registry><imagePath>/<image> and wants the registry to end with a slash.
+        spec["registry"] = request.image_registry.rstrip("/") + "/"
+    return installation
+
+
+def installation_state(installation):
+    """(done, failure) of the operator's work on the Installation's current generation: done once its Ready
+    condition is True for it; failure: the Degraded condition's message for it."""
+    generation = (installation.get("metadata") or {}).get("generation", 0)
+    conditions = dict(
+        (c.get("type"), c)
+        for c in ((installation.get("status") or {}).get("conditions") or [])
+        if c.get("observedGeneration", 0) >= generation
+    )
+    degraded = conditions.get("Degraded") or {}
+    if degraded.get("status") == "True":
+        return False, degraded.get("message") or degraded.get("reason") or "Degraded"
+    return (conditions.get("Ready") or {}).get("status") == "True", None
