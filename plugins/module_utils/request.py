@@ -46,6 +46,12 @@ class Request:
     def __init__(self, **values):
         self.__dict__.update(values)
 
+    def sources(self):
+        """The manifests an install reads: calico.yaml (or the CNI's), or the Tigera operator's release files."""
+        if self.installer != "operator":
+            return [self.source]
+        return [self.source.operator_file(name) for name in CNIS["calico"]["operator"]["manifests"]]
+
     def summary(self):
         """What validate_only returns: the input as the run would use it."""
         return {
@@ -53,7 +59,7 @@ class Request:
             "backend": self.backend,
             "pod_cidr": self.pod_cidr,
             "version": self.version,
-            "manifest": self.source.describe(),
+            "manifest": ", ".join(source.describe() for source in self.sources()),
         }
 
 

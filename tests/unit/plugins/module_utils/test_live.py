@@ -129,3 +129,42 @@ def test_nothing_installed_reports_nothing_and_no_drift_for_unset_wishes():
     info = inspect(FakeClient([node("a", None)]), {"cni": None, "backend": None})
     assert (info["cni"], info["backend"], info["drift"]) == (None, None, [])
     assert info["node_pod_cidrs"] == {"a": None}
+
+
+def operator_installation(encapsulation="VXLANCrossSubnet"):
+    pool = {"name": "default-ipv4-ippool", "cidr": "192.168.0.0/16", "encapsulation": encapsulation}
+    return {
+        "kind": "Installation",
+        "metadata": {"name": "default"},
+        "spec": {"calicoNetwork": {"ipPools": [pool]}},
+        "status": {"calicoVersion": "v3.32.1"},
+    }
+
+
+def test_an_operator_install_is_found_by_its_installation_before_its_daemonset_exists():
+    client = FakeClient([operator_installation(), node("kf-node-1", "192.168.0.0/24")])
+    live = LiveCluster(client, "calico")
+    assert (live.cni, live.installer, live.daemonset) == ("calico", "operator", None)
+    info = inspect(FakeClient([operator_installation("IPIP")]))
+    found = {key: info[key] for key in ("cni", "managed_by", "version", "backend", "encapsulation", "pod_cidr")}
+    assert found == {
+        "cni": "calico",
+        "managed_by": "tigera-operator",
+        "version": "v3.32.1",
+        "backend": "ipip",
+        "encapsulation": "Always",
+        "pod_cidr": "192.168.0.0/16",
+    }
+    with pytest.raises(
+        InputError,
+        match=r"calico is installed by the Tigera operator \(Installation default\); .* "
+        r"does not install canal beside it",
+    ):
+        LiveCluster(FakeClient([operator_installation()]), "canal")
+
+
+def test_a_kind_the_server_does_not_serve_costs_no_request():
+    client = FakeClient([node("kf-node-1", "10.244.0.0/24")])
+    LiveCluster(client, "flannel")
+    # The DaemonSet LIST, the Node LIST, kubeadm-config and the CNI's ConfigMap; no Installation GET.
+    assert client.requests == {"GET": 2, "LIST": 2, "WATCH": 0, "write": 0, "dry-run": 0}
