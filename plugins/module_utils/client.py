@@ -40,6 +40,17 @@ AGGREGATED_DISCOVERY = (
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
     "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
 )
+# The core group's kinds the modules read and write: their paths have not changed since Kubernetes 1.0, so they need
+# no discovery request (any other core kind is discovered).
+CORE_V1 = {
+    "ConfigMap": ("configmaps", True),
+    "Namespace": ("namespaces", False),
+    "Node": ("nodes", False),
+    "Pod": ("pods", True),
+    "Secret": ("secrets", True),
+    "Service": ("services", True),
+    "ServiceAccount": ("serviceaccounts", True),
+}
 # The label the DaemonSet controller puts on each pod: the DaemonSet's generation the pod was made from.
 POD_TEMPLATE_GENERATION = "pod-template-generation"
 
@@ -55,7 +66,8 @@ class KubeClient:
         self.connection = connect(kubeconfig, context)
         self.host = self.connection.host
         self.field_manager = field_manager
-        self._resources = {}  # apiVersion -> {kind: (base path, plural, namespaced)}
+        # apiVersion -> {kind: (base path, plural, namespaced)}
+        self._resources = {"v1": dict((kind, ("/api/v1",) + entry) for kind, entry in CORE_V1.items())}
         self._aggregated = None  # whether the server sends aggregated discovery; None: not asked yet
         self._stale = set()  # group versions the aggregated discovery marks stale
         self._discovered = set()  # the roots (/api, /apis) whose aggregated discovery this client has read

@@ -15,6 +15,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.flannel import F
 from ansible_collections.kubeforge.cluster.plugins.module_utils.pod_cidr import kubeadm_pod_subnet
 
 DRIVERS = {"flannel": FlannelDriver, "calico": CalicoDriver}
+KUBEADM_CONFIG = ("kube-system", "kubeadm-config")
 
 
 def driver_for(cni):
@@ -69,12 +70,16 @@ class LiveCluster:
         self.cni = cni or (installed[0] if installed else None)
         self.node_objects = client.list("v1", "Node")
         self.nodes = dict((n["name"], n) for n in (node_summary(node) for node in self.node_objects))
-        self.kubeadm_subnet = kubeadm_pod_subnet(client.get("v1", "ConfigMap", "kubeadm-config", "kube-system"))
+        spec = CNIS[self.cni] if self.cni else None
+        wanted = [KUBEADM_CONFIG]
+        if spec and self.installer != "operator":
+            wanted.append((spec["namespace"], spec["configmap"]))
+        configmaps = read_configmaps(client, wanted)
+        self.kubeadm_subnet = kubeadm_pod_subnet(configmaps[KUBEADM_CONFIG])
         self.driver = self.configmap = self.daemonset = self.pool = self.felix = None
         if self.cni is None:
             return
         self.driver = driver_for(self.cni)
-        spec = self.driver.spec
         if self.installer == "operator":
             # The operator owns calico-node and the pools; of Calico's own objects only FelixConfiguration's
             # features (WireGuard) are the user's to set.
@@ -82,7 +87,7 @@ class LiveCluster:
             self.felix = client.get(IPPOOL_API, "FelixConfiguration", "default")
             return
         self.daemonset = daemonsets.get((spec["namespace"], spec["daemonset"]))
-        self.configmap = client.get("v1", "ConfigMap", spec["configmap"], spec["namespace"])
+        self.configmap = configmaps[(spec["namespace"], spec["configmap"])]
         self.driver.read(client, self)
 
     def operator_evidence(self):
@@ -97,6 +102,23 @@ class LiveCluster:
 
     def node_pod_cidrs(self):
         return dict((name, node["pod_cidr"]) for name, node in self.nodes.items())
+
+
+def read_configmaps(client, wanted):
+    """{(namespace, name): the ConfigMap, or None}: one LIST where two are wanted from one namespace (kubeadm-config
+    and calico-config or canal-config, both in kube-system), else a GET each."""
+    found = {}
+    namespaces = [namespace for namespace, _name in wanted]
+    for namespace, name in wanted:
+        if namespaces.count(namespace) < 2:
+            found[(namespace, name)] = client.get("v1", "ConfigMap", name, namespace)
+        elif (namespace, name) not in found:
+            listed = dict(
+                ((namespace, item["metadata"]["name"]), dict(item, apiVersion="v1", kind="ConfigMap"))
+                for item in client.list("v1", "ConfigMap", namespace)
+            )
+            found.update(((ns, n), listed.get((ns, n))) for ns, n in wanted if ns == namespace)
+    return found
 
 
 def refuse_beside_operator(cni, installed, where):

@@ -24,6 +24,7 @@ CORE = (
     {
         "resources": [
             {"name": "configmaps", "kind": "ConfigMap", "namespaced": True},
+            {"name": "persistentvolumeclaims", "kind": "PersistentVolumeClaim", "namespaced": True},
             {"name": "pods", "kind": "Pod", "namespaced": True},
             {"name": "pods/log", "kind": "Pod", "namespaced": True},
         ]
@@ -219,20 +220,31 @@ def aggregated(*versions):
     return (200, {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "items": items})
 
 
-AGGREGATED_API = aggregated(("", "v1", [("pods", "Pod", "Namespaced"), ("nodes", "Node", "Cluster")], "Current"))
+AGGREGATED_API = aggregated(
+    (
+        "",
+        "v1",
+        [("endpoints", "Endpoints", "Namespaced"), ("persistentvolumes", "PersistentVolume", "Cluster")],
+        "Current",
+    )
+)
 AGGREGATED_APPS = ("apps", "v1", [("daemonsets", "DaemonSet", "Namespaced")], "Current")
 CALICO = ("crd.projectcalico.org", "v1", [("ippools", "IPPool", "Cluster")], "Current")
 
 
 def test_aggregated_discovery_tells_every_group_in_two_requests(server):
     api, client = server({("GET", "/api"): [AGGREGATED_API], ("GET", "/apis"): [aggregated(AGGREGATED_APPS, CALICO)]})
+    # The core kinds the modules use are known without asking (CORE_V1).
     assert client.path("v1", "Pod", "kube-flannel", "p") == "/api/v1/namespaces/kube-flannel/pods/p"
     assert client.path("v1", "Node", "ignored", "n") == "/api/v1/nodes/n"  # cluster-scoped
+    assert api.sent == []
+    assert client.path("v1", "Endpoints", "kube-flannel", "e") == "/api/v1/namespaces/kube-flannel/endpoints/e"
+    assert client.path("v1", "PersistentVolume", "ignored", "v") == "/api/v1/persistentvolumes/v"
     assert client.path("apps/v1", "DaemonSet", "kube-flannel") == DAEMONSETS
     assert client.path("crd.projectcalico.org/v1", "IPPool", None, "default") == (
         "/apis/crd.projectcalico.org/v1/ippools/default"
     )
-    assert client.path("v1", "Pod", "n") == "/api/v1/namespaces/n/pods"  # cached: no request more
+    assert client.path("v1", "Endpoints", "n") == "/api/v1/namespaces/n/endpoints"  # cached: no request more
     assert [path for _method, path, _query, _body in api.sent] == ["/api", "/apis"]
     assert client.requests["GET"] == 2
 
@@ -308,8 +320,8 @@ def test_a_stale_group_version_of_aggregated_discovery_is_asked_on_its_own(serve
 def test_a_server_without_aggregated_discovery_is_asked_per_group_version_and_once_only_for_the_aggregate(server):
     api, client = server({("GET", "/apis/apps/v1"): [APPS], ("GET", "/api/v1"): [CORE]})
     client.resource("apps/v1", "DaemonSet")
-    client.resource("v1", "Pod")
-    assert client.resource("v1", "Pod") == ("/api/v1", "pods", True)
+    client.resource("v1", "PersistentVolumeClaim")
+    assert client.resource("v1", "PersistentVolumeClaim") == ("/api/v1", "persistentvolumeclaims", True)
     assert [path for _method, path, _query, _body in api.sent] == ["/apis", "/apis/apps/v1", "/api/v1"]
 
 
@@ -370,7 +382,7 @@ def test_a_409_on_every_patch_is_retried_five_times_on_fresh_reads_then_fails(se
         == [(CONFIGMAP, {"data": {"k": "w"}, "metadata": {"resourceVersion": "6"}})]
         + [(CONFIGMAP, {"data": {"k": "w"}, "metadata": {"resourceVersion": "7"}})] * 4
     )
-    assert client.requests == {"GET": 7, "LIST": 0, "WATCH": 0, "write": 5, "dry-run": 0}
+    assert client.requests == {"GET": 5, "LIST": 0, "WATCH": 0, "write": 5, "dry-run": 0}
     assert writer.updated == [] and not writer.changed
 
 
@@ -453,7 +465,7 @@ def test_an_expiry_costs_one_list_more_and_another_error_answer_to_a_watch_is_st
     answers["WATCH", PODS] = [status(410, "too old resource version: 10 (25)")]
     _api, client = server(answers)
     wait_pods_replaced(client, SPEC, [pod("old-a", "u1", "10")], {"node-a": {}}, 300)
-    assert client.requests == {"GET": 3, "LIST": 3, "WATCH": 1, "write": 0, "dry-run": 0}
+    assert client.requests == {"GET": 2, "LIST": 3, "WATCH": 1, "write": 0, "dry-run": 0}
     answers["WATCH", PODS] = [status(403, 'User "ci" cannot watch pods')]
     _api, client = server(answers)
     with pytest.raises(ApiError, match=r'^GET /api/v1/namespaces/kube-flannel/pods: User "ci" cannot watch pods'):
