@@ -67,7 +67,7 @@ class KubeClient:
         self.host = self.connection.host
         self.field_manager = field_manager
         # apiVersion -> {kind: (base path, plural, namespaced)}
-        self._resources = {"v1": dict((kind, ("/api/v1",) + entry) for kind, entry in CORE_V1.items())}
+        self._resources = {"v1": dict((kind, ("/api/v1", *entry)) for kind, entry in CORE_V1.items())}
         self._aggregated = None  # whether the server sends aggregated discovery; None: not asked yet
         self._stale = set()  # group versions the aggregated discovery marks stale
         self._discovered = set()  # the roots (/api, /apis) whose aggregated discovery this client has read

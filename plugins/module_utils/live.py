@@ -50,11 +50,13 @@ class LiveCluster:
         operator = CNIS["calico"]["operator"]
         self.operator_daemonset = daemonsets.get((operator["namespace"], operator["daemonset"]))
         # Free where the operator's CRDs are not installed: the discovery read for the LIST says so.
-        self.installation = None
+        self.installation = self.operator_deployment = None
         if client.serves(operator["api_version"], "Installation"):
             self.installation = client.get(operator["api_version"], "Installation", operator["installation"])
+            namespace, name = operator["deployment"]
+            self.operator_deployment = client.get("apps/v1", "Deployment", name, namespace)
         self.installer = None
-        if self.operator_daemonset is not None or self.installation is not None:
+        if any(found is not None for found in (self.operator_daemonset, self.installation, self.operator_deployment)):
             refuse_beside_operator(cni, installed, self.operator_evidence())
             installed, self.installer = ["calico"], "operator"
         elif installed:
@@ -91,13 +93,15 @@ class LiveCluster:
         self.driver.read(client, self)
 
     def operator_evidence(self):
-        """What shows the operator installed Calico: its Installation, its calico-node DaemonSet."""
+        """What shows the operator installs Calico here: its Installation, its calico-node DaemonSet, itself."""
         operator = CNIS["calico"]["operator"]
         found = []
         if self.installation is not None:
             found.append("Installation %s" % operator["installation"])
         if self.operator_daemonset is not None:
             found.append("DaemonSet %s/%s" % (operator["namespace"], operator["daemonset"]))
+        if self.operator_deployment is not None:
+            found.append("Deployment %s/%s" % operator["deployment"])
         return ", ".join(found)
 
     def node_pod_cidrs(self):

@@ -18,8 +18,8 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.live import Live
 from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import (
     find,
     image_tag,
-    load_documents,
     object_key,
+    parse_manifest,
     read_manifest,
     replace_registry,
 )
@@ -160,7 +160,7 @@ class CniConfigRunner:
         text, warnings = read_manifest(source, self.fetch_url)
         for warning in warnings:
             self.warn(warning)
-        objects = load_documents(text, source.describe())
+        objects = parse_manifest(text, source.describe())
         for kind, name in (("ConfigMap", self.spec["configmap"]), ("DaemonSet", self.spec["daemonset"])):
             found = find(objects, kind, name)
             if found is None or found["metadata"].get("namespace") != self.spec["namespace"]:

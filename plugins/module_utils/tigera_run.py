@@ -15,7 +15,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.calico import (
 )
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import CNIS
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, LiveStateError, WaitTimeout
-from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import image_tag, load_documents, read_manifest
+from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import image_tag, parse_manifest, read_manifest
 from ansible_collections.kubeforge.cluster.plugins.module_utils.pod_cidr import decide_pod_cidr
 from ansible_collections.kubeforge.cluster.plugins.module_utils.request import check_operator_request
 from ansible_collections.kubeforge.cluster.plugins.module_utils.tigera import (
@@ -53,8 +53,7 @@ class OperatorRun:
         self.check_version()
         runner.old_backend = installation_network(installed)["backend"]
         runner.installing = installed is None
-        namespace, name = OPERATOR["deployment"]
-        if client.get("apps/v1", "Deployment", name, namespace) is None:
+        if live.operator_deployment is None:
             self.install_operator()
         installation, changed = self.writer.ensure(
             installed,
@@ -119,7 +118,7 @@ class OperatorRun:
             text, warnings = read_manifest(source, runner.fetch_url)
             for warning in warnings:
                 runner.warn(warning)
-            objects.extend(load_documents(text, source.describe()))
+            objects.extend(parse_manifest(text, source.describe()))
         runner.ensure_missing_objects(sorted(objects, key=lambda obj: obj["kind"] != "CustomResourceDefinition"))
         if self.writer.created and not runner.check_mode:
             for crd in OPERATOR["crds"]:

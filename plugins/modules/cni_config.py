@@ -23,6 +23,8 @@ description:
     Calico needs - to vxlan, the IPPool first; from vxlan, BIRD running on every node first.
   - The pod CIDR is checked against the cluster (kubeadm-config C(networking.podSubnet), node
     C(spec.podCIDR), the live CNI config); a mismatch is refused, because changing it is a migration.
+  - Calico installed by the Tigera operator (found by its Installation, its Deployment or its calico-node
+    DaemonSet) is configured through the Installation only; see O(installer).
   - Every bad input fails before anything is written.
   - Warns when the CNI is Flannel and NetworkPolicy objects exist, since Flannel enforces none of them
     (Canal does).
@@ -101,8 +103,8 @@ options:
         (C(operator-crds.yaml), C(tigera-operator.yaml)) and an Installation C(default) that carries the pod CIDR,
         backend, O(mtu), O(node_address) and O(image_registry).
       - Unset, an installed Calico is configured the way it was installed, found by the operator's Installation
-        (or its DaemonSet C(calico-system/calico-node)). Asking for the other installer than the installed one is
-        refused.
+        (or its Deployment C(tigera-operator/tigera-operator), or its DaemonSet C(calico-system/calico-node)). Asking
+        for the other installer than the installed one is refused.
       - On an operator install the module writes the Installation only (C(calicoNetwork.ipPools[].encapsulation),
         C(bgp), C(mtu), C(nodeAddressAutodetectionV4), C(registry)), and FelixConfiguration C(wireguardEnabled) for
         O(wireguard); never calico-node or the IP pools, which the operator owns and reverts. The operator rolls

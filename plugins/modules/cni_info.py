@@ -117,8 +117,9 @@ wireguard:
   type: bool
 managed_by:
   description:
-    - C(tigera-operator) when Calico was installed by the Tigera operator (its Installation C(default), or its
-      DaemonSet calico-system/calico-node); backend, encapsulation and pod CIDR are then read from the Installation.
+    - C(tigera-operator) when Calico was installed by the Tigera operator (its Installation C(default), its Deployment
+      tigera-operator/tigera-operator or its DaemonSet calico-system/calico-node); backend, encapsulation and pod CIDR
+      are then read from the Installation, the version from calico-node's image or the Installation's status.
       Null for a manifest install.
     - M(kubeforge.cluster.cni_config) configures such an install through the Installation, never the objects the
       operator owns.

@@ -168,3 +168,15 @@ def test_a_kind_the_server_does_not_serve_costs_no_request():
     LiveCluster(client, "flannel")
     # The DaemonSet LIST, the Node LIST, kubeadm-config and the CNI's ConfigMap; no Installation GET.
     assert client.requests == {"GET": 2, "LIST": 2, "WATCH": 0, "write": 0, "dry-run": 0}
+
+
+def test_the_operator_without_an_installation_yet_is_an_operator_install():
+    deployment = {"kind": "Deployment", "metadata": {"name": "tigera-operator", "namespace": "tigera-operator"}}
+    installation_crd_served = operator_installation()
+    installation_crd_served["metadata"]["name"] = "not-default"
+    live = LiveCluster(FakeClient([deployment, installation_crd_served]), "calico")
+    assert (live.installer, live.installation, live.operator_evidence()) == (
+        "operator",
+        None,
+        "Deployment tigera-operator/tigera-operator",
+    )

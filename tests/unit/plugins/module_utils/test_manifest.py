@@ -116,3 +116,30 @@ def test_image_tag():
     daemonset = {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "reg:5000/a/b:v1.2"}]}}}}
     assert manifest.image_tag(daemonset, "c") == "v1.2"
     assert manifest.image_tag(daemonset, "other") is None
+
+
+def test_a_parsed_manifest_is_cached_by_its_checksum_and_read_back_without_yaml(monkeypatch, tmp_path):
+    monkeypatch.setenv("KUBEFORGE_CACHE", str(tmp_path))
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\ndata: {k: v}\n---\n"
+    text += "apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n"
+    first = manifest.parse_manifest(text, "m.yaml")
+    assert first == manifest.load_documents(text) and first[0]["kind"] == "Namespace"
+    assert len(list((tmp_path / "manifests" / "parsed").iterdir())) == 1
+
+    def no_yaml(*_args):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(manifest, "load_documents", no_yaml)
+    assert manifest.parse_manifest(text, "m.yaml") == first
+    with pytest.raises(AssertionError, match="parsed again"):
+        manifest.parse_manifest(text + "# another text\n", "m.yaml")
+
+
+def test_what_json_cannot_hold_is_parsed_every_time_and_an_unwritable_cache_is_skipped(monkeypatch, tmp_path):
+    monkeypatch.setenv("KUBEFORGE_CACHE", str(tmp_path))
+    dated = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {since: 2026-12-01}\n"
+    assert str(manifest.parse_manifest(dated)[0]["data"]["since"]) == "2026-12-01"
+    assert not (tmp_path / "manifests" / "parsed").exists()
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "parsed").write_text("not a directory")
+    assert manifest.parse_manifest("apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n")[0]["kind"] == "Namespace"
