@@ -38,6 +38,9 @@ class OperatorStatus:
         return self
 
     def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
         self._stop.set()
         self._thread.join()
 
@@ -229,18 +232,24 @@ def test_the_operator_is_installed_and_calico_switched_through_its_installation_
     assert beside["failed"] and "does not install flannel beside it" in beside["msg"]
     assert writes(audit, since) == []
 
-
-def test_the_operators_degraded_report_fails_the_switch_with_its_message(cluster, kubectl, operator_status):
-    installed = cluster.module(cni="calico", installer="operator", backend="vxlan")
-    assert not installed["failed"], installed["msg"]
+    # The operator's reports decide the wait: a Degraded one fails the switch with the operator's message...
     operator_status.condition = "Degraded"
-    switched = cluster.module(cni="calico", backend="ipip", wait_timeout=20)
-    assert switched["failed"]
-    assert switched["msg"] == (
+    degraded = cluster.module(cni="calico", backend="ipip", wait_timeout=20)
+    assert degraded["failed"] and degraded["updated"] == ["Installation default"]
+    assert degraded["msg"] == (
         "the Tigera operator reports Installation default Degraded: IPIP is not supported with this dataplane; see "
         "kubectl get tigerastatus calico"
     )
-    assert switched["updated"] == ["Installation default"]
+    # ...and none at all times out naming the generation waited for.
+    operator_status.stop()
+    generation = installation(kubectl)["metadata"]["generation"] + 1
+    silent = cluster.module(cni="calico", backend="bgp", wait_timeout=3)
+    assert silent["failed"] and silent["updated"] == ["Installation default"]
+    assert silent["msg"].startswith(
+        f"the Tigera operator did not report Installation default Ready for generation {generation} within 3s"
+    )
+    # calico-node is the operator's to create, never the module's.
+    assert kubectl.json("get", "daemonsets", "--all-namespaces")["items"] == []
 
 
 def test_an_operator_and_a_manifest_calico_at_once_are_refused_and_a_manifest_install_not_taken_over(
@@ -265,14 +274,3 @@ def test_an_operator_and_a_manifest_calico_at_once_are_refused_and_a_manifest_in
         "(DaemonSet kube-system/calico-node); remove one of them"
     )
     assert writes(audit, since) == []
-
-
-def test_without_the_operator_reporting_the_wait_times_out_naming_it(cluster, kubectl):
-    result = cluster.module(cni="calico", installer="operator", wait_timeout=3)
-    assert result["failed"]
-    assert result["msg"].startswith(
-        "the Tigera operator did not report Installation default Ready for generation 1 within 3s"
-    )
-    assert "Installation default" in result["created"]
-    # calico-node is the operator's to create, never the module's.
-    assert kubectl.json("get", "daemonsets", "--all-namespaces")["items"] == []
