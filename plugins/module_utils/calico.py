@@ -96,6 +96,20 @@ def desired_felix_configuration(live, modes, features=None):
     return felix
 
 
+def write_felix_configuration(runner, modes):
+    """FelixConfiguration default with the request's features, written only where it differs (or must exist to turn
+    a feature on). modes None: its encapsulation fields are left alone, as on an operator install."""
+    live, client = runner.live, runner.client
+    features = {"wireguard": runner.req.wireguard}
+    if desired_felix_configuration(live.felix, modes, features) is None:
+        return
+    live.felix = runner.writer.ensure(
+        live.felix,
+        lambda current: desired_felix_configuration(current, modes, features),
+        lambda: client.get(IPPOOL_API, "FelixConfiguration", "default"),
+    )[0]
+
+
 def felix_features(felix):
     """The CALICO_OPTIONS a FelixConfiguration has on: {"wireguard": bool}."""
     spec = (felix or {}).get("spec") or {}
@@ -144,11 +158,20 @@ def desired_calico_container(container, backend, encapsulation, pod_cidr, node_a
     return container
 
 
+def backend_pool_index(pools, default_name, name_of, cidr_of):
+    """Which of the pools the backend lives in: the default-named IPv4 one, or the only IPv4 one (adopted under its
+    name); None when neither. name_of/cidr_of read an IPPool or an Installation's ipPools entry."""
+    ipv4 = [i for i, pool in enumerate(pools) if ":" not in cidr_of(pool)]
+    named = [i for i in ipv4 if name_of(pools[i]) == default_name]
+    return (named or (ipv4 if len(ipv4) == 1 else [None]))[0]
+
+
 def pick_pool(pools, default_name):
-    """The IPv4 pool the backend lives in: the default-named one, or the only one (adopted under its name)."""
-    pools = [p for p in pools if ":" not in p["spec"].get("cidr", ":")]
-    named = [p for p in pools if p["metadata"]["name"] == default_name]
-    return (named or (pools if len(pools) == 1 else [None]))[0]
+    """The IPPool the backend lives in (backend_pool_index), or None."""
+    index = backend_pool_index(
+        pools, default_name, lambda p: p["metadata"]["name"], lambda p: p["spec"].get("cidr", ":")
+    )
+    return None if index is None else pools[index]
 
 
 class CalicoDriver(CniDriver):
@@ -225,13 +248,7 @@ class CalicoDriver(CniDriver):
             lambda current: desired_ippool(current, name, runner.pod_cidr, self.spec["ippool_block_size"], modes),
             lambda: client.get(IPPOOL_API, "IPPool", name),
         )[0]
-        features = {"wireguard": runner.req.wireguard}
-        if desired_felix_configuration(live.felix, modes, features) is not None:
-            live.felix = runner.writer.ensure(
-                live.felix,
-                lambda current: desired_felix_configuration(current, modes, features),
-                lambda: client.get(IPPOOL_API, "FelixConfiguration", "default"),
-            )[0]
+        write_felix_configuration(runner, modes)
 
     def report(self, runner, result):
         result["encapsulation"] = runner.req.encapsulation

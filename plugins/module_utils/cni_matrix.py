@@ -206,6 +206,8 @@ CNIS = {
             "daemonset": "calico-node",
             "api_version": "operator.tigera.io/v1",
             "installation": "default",
+            # What ipPools[].encapsulation means when omitted (the Installation CRD's default).
+            "default_encapsulation": "IPIP",
             "deployment": ("tigera-operator", "tigera-operator"),
             # Applied in this order: the CRDs (the Installation's among them), then the operator.
             "manifests": ("operator-crds.yaml", "tigera-operator.yaml"),

@@ -14,7 +14,7 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.calico import autodetection_method
+from ansible_collections.kubeforge.cluster.plugins.module_utils.calico import autodetection_method, backend_pool_index
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     CNIS,
     OPERATOR_ADDRESS_FIELDS,
@@ -24,8 +24,6 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix impor
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import LiveStateError
 
 OPERATOR = CNIS["calico"]["operator"]
-# Where no encapsulation is given, the operator's API takes IPIP (the Installation CRD's ipPools[].encapsulation).
-OPERATOR_DEFAULT_ENCAPSULATION = "IPIP"
 
 
 def network(installation):
@@ -33,23 +31,21 @@ def network(installation):
     return ((installation or {}).get("spec") or {}).get("calicoNetwork") or {}
 
 
-def backend_pool_index(installation, default_name):
-    """The index in calicoNetwork.ipPools of the IPv4 pool the backend lives in: the default-named one, or the
-    only IPv4 one; None when there is none (an Installation that leaves the pools to the user)."""
+def installation_pool_index(installation, default_name):
+    """The index in calicoNetwork.ipPools of the pool the backend lives in (calico.backend_pool_index); None when
+    there is none (an Installation that leaves the pools to the user)."""
     pools = network(installation).get("ipPools") or []
-    ipv4 = [i for i, pool in enumerate(pools) if ":" not in pool.get("cidr", "")]
-    named = [i for i in ipv4 if pools[i].get("name") == default_name]
-    return (named or (ipv4 if len(ipv4) == 1 else [None]))[0]
+    return backend_pool_index(pools, default_name, lambda pool: pool.get("name"), lambda pool: pool.get("cidr", ""))
 
 
 def installation_network(installation):
     """{backend, encapsulation, pod_cidr} of an Installation, from its backend pool."""
-    index = backend_pool_index(installation, CNIS["calico"]["ippool"])
+    index = installation_pool_index(installation, CNIS["calico"]["ippool"])
     if index is None:
         return {"backend": None, "encapsulation": None, "pod_cidr": None}
     pool = network(installation)["ipPools"][index]
     backends = dict((value, key) for key, value in OPERATOR_ENCAPSULATION.items())
-    backend, encapsulation = backends.get(pool.get("encapsulation") or OPERATOR_DEFAULT_ENCAPSULATION, (None, None))
+    backend, encapsulation = backends.get(pool.get("encapsulation") or OPERATOR["default_encapsulation"], (None, None))
     return {"backend": backend, "encapsulation": encapsulation, "pod_cidr": pool.get("cidr")}
 
 
@@ -105,7 +101,7 @@ def desired_installation(live, request, pod_cidr):
         }
     else:
         installation = copy.deepcopy(live)
-        index = backend_pool_index(installation, CNIS["calico"]["ippool"])
+        index = installation_pool_index(installation, CNIS["calico"]["ippool"])
         if index is None:
             raise LiveStateError(
                 "Installation %s has no IPv4 pool in calicoNetwork.ipPools (the IP pools are left to the user), so "

@@ -9,10 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.calico import (
-    IPPOOL_API,
-    desired_felix_configuration,
-)
+from ansible_collections.kubeforge.cluster.plugins.module_utils.calico import write_felix_configuration
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import CNIS
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, LiveStateError, WaitTimeout
 from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import image_tag, parse_manifest, read_manifest
@@ -60,7 +57,9 @@ class OperatorRun:
             lambda current: desired_installation(current, req, runner.pod_cidr),
             lambda: client.get(OPERATOR["api_version"], "Installation", OPERATOR["installation"]),
         )
-        self.write_felix_features()
+        # WireGuard is FelixConfiguration's wireguardEnabled on an operator install too (Calico's "Encrypt in-cluster
+        # pod traffic"): the operator leaves that field to the user, its encapsulation fields are the operator's.
+        write_felix_configuration(runner, None)
         if changed and req.wait and not runner.check_mode:
             installation = self.wait_ready(installation)
         runner.daemonset = live.daemonset
@@ -123,19 +122,6 @@ class OperatorRun:
         if self.writer.created and not runner.check_mode:
             for crd in OPERATOR["crds"]:
                 wait_crd_established(self.client, crd)
-
-    def write_felix_features(self):
-        """WireGuard is FelixConfiguration's wireguardEnabled on an operator install too (Calico's "Encrypt in-cluster
-        pod traffic"): the operator leaves that field to the user. Its encapsulation fields are the operator's."""
-        features = {"wireguard": self.req.wireguard}
-        live = self.live
-        if desired_felix_configuration(live.felix, None, features) is None:
-            return
-        live.felix = self.writer.ensure(
-            live.felix,
-            lambda current: desired_felix_configuration(current, None, features),
-            lambda: self.client.get(IPPOOL_API, "FelixConfiguration", "default"),
-        )[0]
 
     def wait_ready(self, installation):
         """Watch the Installation until the operator reports this generation Ready (or Degraded)."""

@@ -10,10 +10,10 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import Li
 from ansible_collections.kubeforge.cluster.plugins.module_utils.request import Request
 from ansible_collections.kubeforge.cluster.plugins.module_utils.tigera import (
     address_autodetection,
-    backend_pool_index,
     check_expressible,
     desired_installation,
     installation_network,
+    installation_pool_index,
     installation_state,
 )
 
@@ -57,7 +57,7 @@ V6_POOL = {"name": "default-ipv6-ippool", "cidr": "fd00:10:244::/48", "encapsula
     ],
 )
 def test_the_backend_pool_is_the_default_named_or_only_ipv4_one(pools, index):
-    assert backend_pool_index(upstream_installation(*pools), "default-ipv4-ippool") == index
+    assert installation_pool_index(upstream_installation(*pools), "default-ipv4-ippool") == index
 
 
 @pytest.mark.parametrize(
