@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeforge.cluster contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The only I/O of the collection's modules: a small REST adapter on urllib3 (the connection: kubeconfig.py).
+"""The only I/O of the collection's modules: a small REST adapter (its HTTP: transport.py, chosen by kubeconfig.py).
 
 Raw REST with aggregated discovery instead of the dynamic client: the dynamic client discovers every
 API group on each run, which costs dozens of requests the modules never need; two requests (/api and
@@ -17,15 +17,13 @@ import time
 
 try:
     from urllib.parse import urlencode
-
-    from urllib3 import Timeout
-    from urllib3.exceptions import HTTPError as Urllib3Error
-except ImportError:  # pragma: no cover - urllib3 comes with the kubernetes client, which the module reports
-    Urllib3Error = Exception
+except ImportError:  # pragma: no cover - Python 2
+    urlencode = None
 
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import FIELD_MANAGER
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import ApiError, Conflict
 from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeconfig import connect
+from ansible_collections.kubeforge.cluster.plugins.module_utils.transport import TransportError
 
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
@@ -204,9 +202,7 @@ class KubeClient:
         """A pod's log as text (the log subresource answers text/plain, not JSON)."""
         query = [("container", container)] if container else None
         self.requests["GET"] += 1
-        response = self._raw("GET", self.path("v1", "Pod", namespace, name) + "/log", query=query, accept="*/*")
-        data = response.data
-        response.release_conn()
+        data = self._raw("GET", self.path("v1", "Pod", namespace, name) + "/log", query=query, accept="*/*").data
         return data.decode("utf-8", "replace") if data else ""
 
     # -- writes ---------------------------------------------------------------------------------
@@ -306,7 +302,7 @@ class KubeClient:
                 yield "EXPIRED", None
                 return
             try:
-                for line in _lines(response):
+                for line in response.lines():
                     event = json.loads(line)
                     if event.get("type") == "ERROR":
                         # Mostly 410 Expired; after any error the stream cannot be trusted to resume.
@@ -314,11 +310,13 @@ class KubeClient:
                         return
                     resource_version = event["object"]["metadata"].get("resourceVersion", resource_version)
                     yield event["type"], event["object"]
+            except TransportError:
+                yield "EXPIRED", None  # broken off: what happened since is not known, as after a 410
+                return
             finally:
-                # Closed, not handed back to the pool open: left early (the caller has what it waited for), the
-                # server would stream the watch until its timeout, and the pool would drop that connection anyway.
+                # Closed, not kept alive: left early (the caller has what it waited for), the server would stream
+                # the watch until its timeout.
                 response.close()
-                response.release_conn()
 
     # -- plumbing -------------------------------------------------------------------------------
     def _write(self, method, path, body, query, content_type, dry_run):
@@ -330,34 +328,21 @@ class KubeClient:
     def _call(self, method, path, query=None, body=None, content_type=None, count=None, accept="application/json"):
         if count:
             self.requests[count] += 1
-        response = self._raw(method, path, query=query, body=body, content_type=content_type, accept=accept)
-        data = response.data
-        response.release_conn()
+        data = self._raw(method, path, query=query, body=body, content_type=content_type, accept=accept).data
         return json.loads(data) if data else {}
 
     def _raw(self, method, path, query=None, body=None, content_type=None, stream=False, accept="application/json"):
-        # An urllib3 pool (TLS and proxy from the kubeconfig; the kubernetes client's own for a kubeconfig
-        # only it reads) with our own requests: its call_api signature changed between releases, the pool did not.
         headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
         token = self.connection.authorization()
         if token:
             headers["Authorization"] = token
-        url = self.host + path
-        if query:
-            url += "?" + urlencode(query)
+        target = path + "?" + urlencode(query) if query else path
         payload = json.dumps(body).encode("utf-8") if body is not None else None
         try:
-            response = self.connection.pool_manager.request(
-                method,
-                url,
-                body=payload,
-                headers=headers,
-                preload_content=False,
-                timeout=Timeout(connect=10, read=None if stream else 60),
-            )
-        except (Urllib3Error, OSError) as exc:
+            response = self.connection.transport.request(method, target, body=payload, headers=headers, stream=stream)
+        except TransportError as exc:
             raise ApiError(
                 "cannot reach the API server at %s: %s; check kubeconfig/context and that the server is up"
                 % (self.host, exc)
@@ -365,7 +350,6 @@ class KubeClient:
         if 200 <= response.status < 300:
             return response
         data = response.data
-        response.release_conn()
         try:
             message = json.loads(data).get("message") or data
         except (TypeError, ValueError):
@@ -376,13 +360,3 @@ class KubeClient:
             status=response.status,
             reason=response.reason,
         )
-
-
-def _lines(response):
-    buffer = b""
-    for chunk in response.stream(4096):
-        buffer += chunk
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            if line.strip():
-                yield line

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeforge.cluster contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The connection to the API server from a kubeconfig: the server, an urllib3 pool, the Authorization header.
+"""The connection to the API server from a kubeconfig: the server, its transport, the Authorization header.
 
 A plain kubeconfig (a server, its CA, a client certificate or a token) is read here directly: importing the
 `kubernetes` package would cost each module run about 0.13 s and 20 MB. Any other (exec and auth-provider
@@ -25,7 +25,6 @@ except ImportError:  # pragma: no cover - Python 2
     find_spec = None
 
 try:
-    import urllib3
     import yaml
 
     # Found, not imported: the kubernetes client is imported only for a kubeconfig this file does not read.
@@ -36,6 +35,8 @@ except ImportError as exc:  # pragma: no cover - reported by the module
     KUBERNETES_IMPORT_ERROR = exc
 
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import load_yaml
+from ansible_collections.kubeforge.cluster.plugins.module_utils.transport import HttpTransport, PoolTransport
 
 # The keys a plain kubeconfig may have; any other sends the kubeconfig through the kubernetes client.
 PLAIN_CONTEXT_KEYS = frozenset(["cluster", "user", "namespace", "extensions"])
@@ -48,12 +49,12 @@ PLAIN_USER_KEYS = frozenset(
 
 
 class Connection:
-    """What the adapter needs of a kubeconfig: the server, an urllib3 pool for it, and the Authorization header
-    of each request (None without one)."""
+    """What the adapter needs of a kubeconfig: the server, the transport to it (transport.py), and the
+    Authorization header of each request (None without one)."""
 
-    def __init__(self, host, pool_manager, authorization=None):
+    def __init__(self, host, transport, authorization=None):
         self.host = host
-        self.pool_manager = pool_manager
+        self.transport = transport
         self._authorization = authorization or (lambda: None)
 
     def authorization(self):
@@ -83,7 +84,7 @@ def client_connection(kubeconfig=None, context=None):
         # this runs the refresh hook first, where exec and OIDC auth plugins renew tokens.
         return config.get_api_key_with_prefix("BearerToken", alias="authorization")
 
-    return Connection(config.host, api.rest_client.pool_manager, authorization)
+    return Connection(config.host, PoolTransport(config.host, api.rest_client.pool_manager), authorization)
 
 
 def plain_connection(kubeconfig=None, context=None):
@@ -95,7 +96,7 @@ def plain_connection(kubeconfig=None, context=None):
     path = os.path.expanduser(path)
     try:
         with open(path) as handle:
-            config = yaml.safe_load(handle)
+            config = load_yaml(handle)
         name = context or config["current-context"]
         found = [c["context"] for c in config["contexts"] if c["name"] == name]
         if len(found) != 1 or set(found[0]) - PLAIN_CONTEXT_KEYS:
@@ -116,12 +117,14 @@ def _plain_connection(cluster, user, base):
     token = user.get("token")
     header = ("Bearer %s" % token) if token else None
     if not host.startswith("https"):
-        return Connection(host, urllib3.PoolManager(), lambda: header)
+        return Connection(host, HttpTransport(host), lambda: header)
     # What the kubernetes client does with these keys: data before file, files relative to the kubeconfig's
     # directory, the system's CAs without one, no verification with insecure-skip-tls-verify.
-    verify = not cluster.get("insecure-skip-tls-verify")
-    context = urllib3.util.ssl_.create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED if verify else ssl.CERT_NONE)
-    if verify:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # TLS 1.2 or later, the server's name checked
+    if cluster.get("insecure-skip-tls-verify"):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
         ca = _file_or_data(cluster, "certificate-authority", base)
         if ca is None:
             context.load_default_certs()
@@ -130,11 +133,7 @@ def _plain_connection(cluster, user, base):
     cert, key = _file_or_data(user, "client-certificate", base), _file_or_data(user, "client-key", base)
     if cert is not None:
         _load_cert_chain(context, cert, key)
-    if verify:
-        pool = urllib3.PoolManager(ssl_context=context)
-    else:
-        pool = urllib3.PoolManager(ssl_context=context, cert_reqs=ssl.CERT_NONE, assert_hostname=False)
-    return Connection(host, pool, lambda: header)
+    return Connection(host, HttpTransport(host, context), lambda: header)
 
 
 def _file_or_data(obj, key, base):

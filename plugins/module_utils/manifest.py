@@ -133,6 +133,11 @@ def _write_atomic(path, data):
     os.rename(tmp, path)
 
 
+def load_yaml(text_or_file):
+    """One YAML document, safely (a kubeconfig, kubeadm's ClusterConfiguration), by libyaml where it is."""
+    return yaml.load(text_or_file, Loader=YAML_LOADER)
+
+
 def load_documents(text, where="manifest"):
     """Objects of a multi-document YAML manifest, namespaces and CRDs first, List kinds flattened."""
     try:

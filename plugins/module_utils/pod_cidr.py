@@ -16,6 +16,7 @@ except ImportError:  # pragma: no cover - the kubernetes client, which the modul
 
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import cni_spec
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, LiveStateError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import load_yaml
 from ansible_collections.kubeforge.cluster.plugins.module_utils.request import ipv4_network
 
 
@@ -24,7 +25,7 @@ def kubeadm_pod_subnet(configmap):
     if not configmap or yaml is None:
         return None
     try:
-        cluster_config = yaml.safe_load((configmap.get("data") or {}).get("ClusterConfiguration") or "") or {}
+        cluster_config = load_yaml((configmap.get("data") or {}).get("ClusterConfiguration") or "") or {}
     except yaml.YAMLError:
         return None
     subnet = (cluster_config.get("networking") or {}).get("podSubnet")

@@ -29,11 +29,12 @@ VOLATILE_METADATA = ("resourceVersion", "generation", "managedFields", "creation
 
 
 def strip_volatile(obj):
-    obj = copy.deepcopy(obj)
-    meta = obj.get("metadata", {})
-    for field in VOLATILE_METADATA:
-        meta.pop(field, None)
+    """A copy of obj without the server's fields: a shallow one (nothing below metadata is changed, and the
+    callers only read it), where a deep copy of 38 objects cost a no-op run 10 ms."""
+    obj = dict(obj)
     obj.pop("status", None)
+    if "metadata" in obj:
+        obj["metadata"] = dict((k, v) for k, v in obj["metadata"].items() if k not in VOLATILE_METADATA)
     return obj
 
 

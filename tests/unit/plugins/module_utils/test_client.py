@@ -76,17 +76,13 @@ class Response:
         else:
             self.data = json.dumps(body).encode()
 
-    def stream(self, _amount):
-        for start in range(0, len(self.data), 7):  # small chunks: events split across reads
-            yield self.data[start : start + 7]
+    def lines(self):
+        return [line for line in self.data.split(b"\n") if line]
 
     closed = False
 
     def close(self):
         self.closed = True
-
-    def release_conn(self):
-        pass
 
 
 class ApiServer:
@@ -103,9 +99,8 @@ class ApiServer:
         self.clock = Clock()
         self.connection = Connection(HOST, self, lambda: "Bearer t")
 
-    def request(self, method, url, body=None, headers=None, preload_content=False, timeout=None):
-        assert url.startswith(HOST)
-        parts = urlsplit(url[len(HOST) :])
+    def request(self, method, path, body=None, headers=None, stream=False):
+        parts = urlsplit(path)
         query = dict(parse_qsl(parts.query))
         watch = query.pop("watch", None) == "true"
         key = ("WATCH" if watch else method, parts.path)

@@ -78,7 +78,7 @@ def test_a_plain_kubeconfig_with_a_client_certificate_verifies_the_server_by_its
     assert isinstance(connection, Connection)
     assert connection.host == "https://127.0.0.1:6443"
     assert connection.authorization() is None
-    context = connection.pool_manager.connection_pool_kw["ssl_context"]
+    context = connection.transport.ssl_context
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert [dict(item[0] for item in ca["subject"]) for ca in context.get_ca_certs()] == [
         {"commonName": "kubeforge-test-ca"}
@@ -92,7 +92,7 @@ def test_files_are_read_relative_to_the_kubeconfig_and_a_token_is_a_bearer_heade
     monkeypatch.chdir("/")
     connection = plain_connection(path)
     assert connection.authorization() == "Bearer t0k"
-    context = connection.pool_manager.connection_pool_kw["ssl_context"]
+    context = connection.transport.ssl_context
     assert len(context.get_ca_certs()) == 1
 
 
@@ -110,9 +110,9 @@ def test_the_kubernetes_client_makes_the_same_host_and_header_of_a_plain_kubecon
 
 def test_insecure_skip_tls_verify_verifies_nothing_as_with_the_kubernetes_client(tmp_path):
     path = write(tmp_path, {"server": "https://k8s.test:6443", "insecure-skip-tls-verify": True}, {"token": "t"})
-    pool = plain_connection(path).pool_manager
-    assert pool.connection_pool_kw["cert_reqs"] == ssl.CERT_NONE
-    assert pool.connection_pool_kw["assert_hostname"] is False
+    context = plain_connection(path).transport.ssl_context
+    assert context.verify_mode == ssl.CERT_NONE
+    assert context.check_hostname is False
 
 
 def test_the_kubeconfig_variable_names_the_file_when_no_kubeconfig_is_given(tmp_path, monkeypatch):
