@@ -15,6 +15,8 @@ __metaclass__ = type
 
 import http.client
 import select
+import socket
+import time
 
 try:
     from urllib.parse import urlsplit
@@ -24,6 +26,10 @@ except ImportError:  # pragma: no cover - Python 2
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 60  # a watch has none: the server ends it at its timeoutSeconds
 IDEMPOTENT = frozenset(["GET", "HEAD", "PUT", "DELETE"])
+# An answer the server sends with Retry-After when it did not do the request (429: too many requests, or a
+# resource's storage still initializing just after its CRD was created): asked again, as urllib3 does.
+RETRY_AFTER_STATUS = frozenset([413, 429, 503])
+RETRIES = 3
 
 
 class TransportError(Exception):
@@ -33,6 +39,8 @@ class TransportError(Exception):
 class Response:
     """An answer: status, reason and the whole body (data); a successful stream's body is read by lines()
     instead, and the stream must be closed."""
+
+    retry_after = None  # seconds, where the server said when to ask again
 
     def __init__(self, status, reason, data=b"", lines=None, close=None):
         self.status = status
@@ -68,6 +76,15 @@ class HttpTransport:
         self._idle = None
 
     def request(self, method, path, body=None, headers=None, stream=False):
+        for _attempt in range(RETRIES):
+            response = self._request(method, path, body, headers, stream)
+            delay = response.retry_after if method in IDEMPOTENT else None
+            if delay is None:
+                break
+            time.sleep(delay)
+        return response
+
+    def _request(self, method, path, body, headers, stream):
         connection, kept = self._take()
         try:
             try:
@@ -94,7 +111,10 @@ class HttpTransport:
             connection.close()
         else:
             self._idle = connection
-        return Response(response.status, response.reason, data)
+        answer = Response(response.status, response.reason, data)
+        if response.status in RETRY_AFTER_STATUS:
+            answer.retry_after = _seconds(response.getheader("Retry-After"))
+        return answer
 
     def _take(self):
         """The idle connection unless the server has closed it (readable while idle: EOF), else a new one."""
@@ -116,6 +136,8 @@ class HttpTransport:
     def _send(self, connection, method, path, body, headers, stream):
         if connection.sock is None:
             connection.connect()
+            # As urllib3 does: a small request goes out at once, not after the ACK of the one before (Nagle).
+            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection.sock.settimeout(None if stream else READ_TIMEOUT)
         connection.request(method, self._prefix + path, body=body, headers=headers or {})
         return connection.getresponse()
@@ -153,6 +175,14 @@ class PoolTransport:
             raise TransportError(exc) from None
         response.release_conn()
         return Response(response.status, response.reason, data)
+
+
+def _seconds(retry_after):
+    """Retry-After in seconds (at most 10), or None; the API server sends seconds, never an HTTP date."""
+    try:
+        return min(max(int(retry_after), 0), 10)
+    except (TypeError, ValueError):
+        return None
 
 
 def _split_lines(chunks, errors):

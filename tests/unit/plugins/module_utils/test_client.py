@@ -11,6 +11,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.client import Ku
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import ApiError, Conflict
 from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeconfig import Connection
 from ansible_collections.kubeforge.cluster.plugins.module_utils.reconcile import Writer
+from ansible_collections.kubeforge.cluster.plugins.module_utils.transport import TransportError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.waiter import (
     rolled_out,
     wait_crd_established,
@@ -53,6 +54,7 @@ EXPIRED = {
 # What /api and /apis answer on a server without aggregated discovery, whatever the Accept header asks.
 PLAIN_API = (200, {"kind": "APIVersions", "versions": ["v1"]})
 PLAIN_APIS = (200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+BROKEN = "the connection breaks here"  # in a watch's events
 SPEC = {"namespace": "kube-flannel", "daemonset": "kube-flannel-ds", "pod_selector": "app=flannel"}
 
 
@@ -71,13 +73,14 @@ class Response:
     def __init__(self, code, body):
         self.status = code
         self.reason = {200: "OK", 404: "Not Found", 409: "Conflict", 410: "Gone"}.get(code, "Error")
-        if isinstance(body, list):  # a watch: one JSON event a line
-            self.data = b"".join(json.dumps(event).encode() + b"\n" for event in body)
-        else:
-            self.data = json.dumps(body).encode()
+        self.events = body if isinstance(body, list) else None  # a watch: one JSON event a line
+        self.data = b"" if self.events is not None else json.dumps(body).encode()
 
     def lines(self):
-        return [line for line in self.data.split(b"\n") if line]
+        for event in self.events:
+            if event == BROKEN:
+                raise TransportError("the stream broke: connection reset by peer")
+            yield json.dumps(event).encode()
 
     closed = False
 
@@ -446,6 +449,14 @@ def test_an_expired_watch_re_lists_so_a_pod_deleted_meanwhile_does_not_hold_up_t
     answers["WATCH", PODS] = [(200, [EXPIRED]), (200, [{"type": "ADDED", "object": pod("new-a", "u3", "24")}])]
     _api, client = server(answers)
     wait_pods_replaced(client, SPEC, [pod("old-a", "u1", "10")], {"node-a": {}}, 300)
+
+
+def test_a_watch_whose_connection_breaks_re_lists_and_goes_on(server):
+    answers = dict(PODS_OF_A_ROLLED_OUT_DAEMONSET)
+    answers["WATCH", PODS] = [(200, [BROKEN]), (200, [{"type": "ADDED", "object": pod("new-a", "u3", "24")}])]
+    api, client = server(answers)
+    wait_pods_replaced(client, SPEC, [pod("old-a", "u1", "10")], {"node-a": {}}, 300)
+    assert [method for method, path, _query, _body in api.sent if path == PODS] == ["GET", "WATCH", "GET"]
 
 
 def test_a_410_answer_to_a_watch_request_re_lists_and_goes_on(server):

@@ -45,6 +45,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
             return
         status = 410 if self.path.startswith("/prefix/gone") else 200
+        if self.path.startswith("/prefix/busy") and self.server.paths.count(self.path) == 1:
+            self.send_busy()
+            return
         body = json.dumps({"path": self.path, "auth": self.headers.get("Authorization")}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -52,8 +55,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def send_busy(self):
+        """What the API server answers while a new CRD's storage initializes: 429 with Retry-After."""
+        self.send_response(429)
+        self.send_header("Retry-After", "0")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.paths.append(self.path)
+        if self.path.startswith("/prefix/busy"):
+            self.send_busy()
+            return
         self.send_response(201)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -112,6 +126,14 @@ def test_a_stream_gives_whole_lines_across_chunks_and_a_request_after_it_is_answ
     assert [json.loads(line) for line in stream.lines()] == EVENTS
     stream.close()
     assert json.loads(transport.request("GET", "/api").data)["path"] == "/prefix/api"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_429_with_retry_after_is_asked_again_where_asking_twice_is_safe(server, kind):
+    transport = transports(url_of(server))[kind]
+    assert transport.request("GET", "/busy").status == 200
+    assert transport.request("POST", "/busy", body=b"{}").status == 429
+    assert server.paths == ["/prefix/busy", "/prefix/busy", "/prefix/busy"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
