@@ -7,7 +7,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils import verify
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     ALL_BACKENDS,
     CALICO_ENCAPSULATION_MODES,
@@ -17,6 +16,14 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix impor
     FLANNEL_OPTIONS,
 )
 from ansible_collections.kubeforge.cluster.plugins.module_utils.request import DEFAULT_WAIT_TIMEOUT, RESTART_CHOICES
+
+# cni_verify's defaults. Here, not in verify.py: Ansible packs every module_utils file a module imports into its
+# payload, and cni_config, which needs none of verify.py, would carry it.
+# Kubernetes v1.36's e2e tests pin this agnhost (test/utils/image/manifest.go); Alpine 3.21 with busybox.
+DEFAULT_PROBE_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.63.0"
+DEFAULT_NAMESPACE = "kubeforge-verify"
+DEFAULT_MAX_PAIRS = 50
+DEFAULT_TIMEOUT = 120
 
 KUBE_AUTH_ARGS = {
     "kubeconfig": {"type": "path"},
@@ -90,12 +97,12 @@ def cni_info_argument_spec():
 
 def cni_verify_argument_spec():
     spec = {
-        "namespace": {"type": "str", "default": verify.DEFAULT_NAMESPACE},
-        "probe_image": {"type": "str", "default": verify.DEFAULT_PROBE_IMAGE},
+        "namespace": {"type": "str", "default": DEFAULT_NAMESPACE},
+        "probe_image": {"type": "str", "default": DEFAULT_PROBE_IMAGE},
         "image_registry": {"type": "str"},
         "image_pull_policy": {"type": "str", "default": "IfNotPresent", "choices": ["Always", "IfNotPresent", "Never"]},
-        "max_pairs": {"type": "int", "default": verify.DEFAULT_MAX_PAIRS},
-        "timeout": {"type": "int", "default": verify.DEFAULT_TIMEOUT},
+        "max_pairs": {"type": "int", "default": DEFAULT_MAX_PAIRS},
+        "timeout": {"type": "int", "default": DEFAULT_TIMEOUT},
         "check_mtu": {"type": "bool", "default": True},
     }
     spec.update(KUBE_AUTH_ARGS)

@@ -10,11 +10,6 @@ __metaclass__ = type
 
 import json
 
-# Kubernetes v1.36's e2e tests pin this agnhost (test/utils/image/manifest.go); Alpine 3.21 with busybox.
-DEFAULT_PROBE_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.63.0"
-DEFAULT_NAMESPACE = "kubeforge-verify"
-DEFAULT_MAX_PAIRS = 50
-DEFAULT_TIMEOUT = 120
 HTTP_PORT = 8080
 SERVICE_PORT = 80
 SERVICE_NAME = "probe"

@@ -22,6 +22,12 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import (
 )
 from ansible_collections.kubeforge.cluster.plugins.module_utils.live import LiveCluster
 from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import replace_registry
+from ansible_collections.kubeforge.cluster.plugins.module_utils.module_args import (
+    DEFAULT_MAX_PAIRS,
+    DEFAULT_NAMESPACE,
+    DEFAULT_PROBE_IMAGE,
+    DEFAULT_TIMEOUT,
+)
 from ansible_collections.kubeforge.cluster.plugins.module_utils.netpol import networkpolicy_warning
 from ansible_collections.kubeforge.cluster.plugins.module_utils.waiter import pod_ready, watch_until
 
@@ -58,18 +64,18 @@ def empty_result(nodes, reason):
 class Verifier:
     def __init__(self, client, params, check_mode=False):
         self.client = client
-        self.namespace = params.get("namespace") or verify.DEFAULT_NAMESPACE
-        image = params.get("probe_image") or verify.DEFAULT_PROBE_IMAGE
+        self.namespace = params.get("namespace") or DEFAULT_NAMESPACE
+        image = params.get("probe_image") or DEFAULT_PROBE_IMAGE
         if params.get("image_registry"):
             if not params["image_registry"].strip("/"):
                 raise InputError("image_registry is empty; give a registry such as registry.example.com/mirror")
             image = replace_registry(image, params["image_registry"])
         self.image = image
         self.pull_policy = params.get("image_pull_policy") or "IfNotPresent"
-        self.max_pairs = params.get("max_pairs") or verify.DEFAULT_MAX_PAIRS
+        self.max_pairs = params.get("max_pairs") or DEFAULT_MAX_PAIRS
         if self.max_pairs < 1:
             raise InputError("max_pairs=%s: give at least 1" % self.max_pairs)
-        self.timeout = params.get("timeout") or verify.DEFAULT_TIMEOUT
+        self.timeout = params.get("timeout") or DEFAULT_TIMEOUT
         self.check_mtu = params.get("check_mtu", True)
         self.check_mode = check_mode
         self.warnings = []
