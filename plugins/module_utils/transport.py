@@ -40,12 +40,11 @@ class Response:
     """An answer: status, reason and the whole body (data); a successful stream's body is read by lines()
     instead, and the stream must be closed."""
 
-    retry_after = None  # seconds, where the server said when to ask again
-
-    def __init__(self, status, reason, data=b"", lines=None, close=None):
+    def __init__(self, status, reason, data=b"", lines=None, close=None, retry_after=None):
         self.status = status
         self.reason = reason
         self.data = data
+        self.retry_after = retry_after  # seconds, where the server said when to ask again
         self._lines = lines
         self._close = close
 
@@ -76,12 +75,12 @@ class HttpTransport:
         self._idle = None
 
     def request(self, method, path, body=None, headers=None, stream=False):
-        for _attempt in range(RETRIES):
-            response = self._request(method, path, body, headers, stream)
-            delay = response.retry_after if method in IDEMPOTENT else None
-            if delay is None:
+        response = self._request(method, path, body, headers, stream)
+        for _retry in range(RETRIES if method in IDEMPOTENT else 0):
+            if response.retry_after is None:
                 break
-            time.sleep(delay)
+            time.sleep(response.retry_after)
+            response = self._request(method, path, body, headers, stream)
         return response
 
     def _request(self, method, path, body, headers, stream):
@@ -111,10 +110,8 @@ class HttpTransport:
             connection.close()
         else:
             self._idle = connection
-        answer = Response(response.status, response.reason, data)
-        if response.status in RETRY_AFTER_STATUS:
-            answer.retry_after = _seconds(response.getheader("Retry-After"))
-        return answer
+        retry_after = _seconds(response.getheader("Retry-After")) if response.status in RETRY_AFTER_STATUS else None
+        return Response(response.status, response.reason, data, retry_after=retry_after)
 
     def _take(self):
         """The idle connection unless the server has closed it (readable while idle: EOF), else a new one."""

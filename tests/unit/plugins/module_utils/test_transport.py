@@ -45,7 +45,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
             return
         status = 410 if self.path.startswith("/prefix/gone") else 200
-        if self.path.startswith("/prefix/busy") and self.server.paths.count(self.path) == 1:
+        if self.path.startswith("/prefix/always-busy") or (
+            self.path.startswith("/prefix/busy") and self.server.paths.count(self.path) == 1
+        ):
             self.send_busy()
             return
         body = json.dumps({"path": self.path, "auth": self.headers.get("Authorization")}).encode()
@@ -134,6 +136,11 @@ def test_a_429_with_retry_after_is_asked_again_where_asking_twice_is_safe(server
     assert transport.request("GET", "/busy").status == 200
     assert transport.request("POST", "/busy", body=b"{}").status == 429
     assert server.paths == ["/prefix/busy", "/prefix/busy", "/prefix/busy"]
+
+
+def test_a_server_busy_on_every_retry_is_asked_three_more_times_and_its_429_answered(server):
+    assert HttpTransport(url_of(server)).request("GET", "/always-busy").status == 429
+    assert server.paths == ["/prefix/always-busy"] * 4
 
 
 @pytest.mark.parametrize("kind", KINDS)
