@@ -27,6 +27,12 @@ options:
         kernel feature to RV(_raw[].option_ports) and RV(_raw[].option_kernel).
     type: dict
     default: {}
+  installer:
+    description:
+      - How Calico is installed (the roles' C(cni_installer)) - C(manifest), C(operator) or empty (the manifest);
+        C(operator) adds Typha's C(5473/tcp) to RV(_raw[].installer_ports).
+    type: str
+    default: ""
 """
 
 EXAMPLES = r"""
@@ -78,6 +84,10 @@ _raw:
       description: Kernel features the options turned on in O(options) need (Calico C(wireguard) - C(wireguard)).
       type: list
       elements: str
+    installer_ports:
+      description: Ports the way of installing in O(installer) needs (the operator's Typha - C(5473/tcp)).
+      type: list
+      elements: str
 """
 
 from ansible.errors import AnsibleError
@@ -88,6 +98,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix impor
     backend_names,
     backend_spec,
     cni_spec,
+    installer_ports,
 )
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError
 
@@ -96,10 +107,12 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         # The backend options a role was given (cni_backend_options): Calico's wireguard needs ports and kernel too.
         options = kwargs.get("options") or {}
+        installer = kwargs.get("installer") or ""
         entries = []
         for name in terms:
             try:
                 spec = cni_spec(name)
+                ports_of_installer = installer_ports(name, installer)
             except InputError as exc:
                 raise AnsibleError(str(exc)) from None
             backends = backend_names(name)
@@ -115,6 +128,7 @@ class LookupModule(LookupBase):
                     "node_kernel": list(NODE_KERNEL_FEATURES),
                     "option_ports": option_needs(name, options, "ports"),
                     "option_kernel": option_needs(name, options, "kernel"),
+                    "installer_ports": ports_of_installer,
                 }
             )
         return entries

@@ -135,8 +135,11 @@ OPERATOR_ENCAPSULATION = {
 # What cni_config's encapsulation option takes for ipip/vxlan, and what an IPPool mode field may hold.
 CALICO_ENCAPSULATION_MODES = ("Always", "CrossSubnet")
 CALICO_POOL_MODES = ("Always", "CrossSubnet", "Never")
-# How Calico is installed: from its manifest (calico.yaml), or by the Tigera operator from an Installation.
-CALICO_INSTALLERS = ("manifest", "operator")
+# How Calico is installed: from its manifest (calico.yaml), or by the Tigera operator from an Installation; and the
+# ports that way needs open between nodes beyond the backend's. The operator always runs Typha, host-networked on
+# 5473/tcp, which every calico-node connects to (docs.tigera.io, "Schedule Typha for scaling to well-known nodes");
+# calico.yaml runs no Typha.
+CALICO_INSTALLERS = {"manifest": {"ports": ()}, "operator": {"ports": ("5473/tcp",)}}
 
 FLANNEL_VERSION = "v0.28.9"
 CALICO_VERSION = "v3.32.1"
@@ -307,6 +310,27 @@ def known_sha256(cni, version, operator_file=None):
     if operator_file:
         return OPERATOR_MANIFEST_SHA256.get((version, operator_file))
     return MANIFEST_SHA256.get((cni, version))
+
+
+def check_installer(cni, installer):
+    """The way of installing `cni` that `installer` names (None when empty: the default way), refused when it is
+    none of the matrix's or not a way of installing `cni`."""
+    if not installer:
+        return None
+    if installer not in CALICO_INSTALLERS:
+        raise InputError("installer=%r: use one of %s" % (installer, ", ".join(CALICO_INSTALLERS)))
+    if installer == "operator" and cni != "calico":
+        raise InputError(
+            "installer=operator: the Tigera operator installs Calico only; %s installs from its manifest (omit "
+            "installer)" % cni
+        )
+    return installer
+
+
+def installer_ports(cni, installer):
+    """The ports the way of installing `cni` needs open between nodes, beyond its backend's."""
+    installer = check_installer(cni, installer)
+    return list(CALICO_INSTALLERS[installer]["ports"]) if installer else []
 
 
 def operator_bgp(backend):

@@ -15,13 +15,13 @@ import re
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     CALICO_BACKENDS,
     CALICO_ENCAPSULATION_MODES,
-    CALICO_INSTALLERS,
     CALICO_OPTIONS,
     CNIS,
     FLANNEL_BACKENDS,
     FLANNEL_OPTIONS,
     MTU_RANGE,
     NODE_ADDRESS_METHODS,
+    check_installer,
     cni_spec,
     is_flannel_networking,
     normalize_backend,
@@ -144,14 +144,7 @@ def build_request(params):
         path=params.get("manifest_path"),
         mirror=params.get("manifest_mirror"),
     )
-    installer = params.get("installer")
-    if installer not in (None, *CALICO_INSTALLERS):
-        raise InputError("installer=%r: use one of %s" % (installer, ", ".join(CALICO_INSTALLERS)))
-    if installer == "operator" and cni != "calico":
-        raise InputError(
-            "installer=operator: the Tigera operator installs Calico only; %s installs from its manifest (omit "
-            "installer)" % cni
-        )
+    installer = check_installer(cni, params.get("installer"))
     request = Request(
         cni=cni,
         installer=installer,

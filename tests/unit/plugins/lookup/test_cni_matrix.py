@@ -45,6 +45,28 @@ def test_calicos_wireguard_option_adds_its_port_and_kernel_module_and_means_noth
     assert flannel["option_ports"] == []
 
 
+def test_the_operator_adds_typhas_port_and_the_manifest_none():
+    (operator,) = LookupModule().run(["calico"], installer="operator")
+    assert operator["installer_ports"] == ["5473/tcp"]
+    for installer in ("manifest", "", None):
+        (calico,) = LookupModule().run(["calico"], installer=installer)
+        assert calico["installer_ports"] == []
+    (flannel,) = lookup("flannel")
+    assert flannel["installer_ports"] == []
+
+
+@pytest.mark.parametrize(
+    ("cni", "installer", "message"),
+    [
+        ("calico", "helm", "installer='helm': use one of manifest, operator"),
+        ("flannel", "operator", "installs Calico only; flannel installs from its manifest"),
+    ],
+)
+def test_an_installer_that_is_no_way_of_installing_the_cni_is_refused(cni, installer, message):
+    with pytest.raises(AnsibleError, match=message):
+        LookupModule().run([cni], installer=installer)
+
+
 def test_unknown_cni_is_an_ansible_error_naming_the_choices():
     with pytest.raises(AnsibleError, match="use one of: flannel, calico, canal"):
         lookup("weave")
