@@ -107,12 +107,11 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         # The backend options a role was given (cni_backend_options): Calico's wireguard needs ports and kernel too.
         options = kwargs.get("options") or {}
-        installer = kwargs.get("installer") or ""
         entries = []
         for name in terms:
             try:
                 spec = cni_spec(name)
-                ports_of_installer = installer_ports(name, installer)
+                ports_of_installer = installer_ports(name, kwargs.get("installer"))
             except InputError as exc:
                 raise AnsibleError(str(exc)) from None
             backends = backend_names(name)
