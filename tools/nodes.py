@@ -1,18 +1,18 @@
 #!/usr/bin/env python3
 """The real-node test bed: N Linux "nodes" on this machine that Ansible reaches over SSH.
 
-Each node is a network + mount + UTS + PID namespace (`setsid unshare … tools/nodes/init.py`, the
-node's PID 1) with its own /etc, /usr, /opt, /root and /var (overlays of the host's), private
-/var/lib and /var/log, its own sshd, and a systemctl stand-in so that roles written for systemd
-hosts run unchanged (see tools/nodes/init.py and tools/nodes/systemctl.py). The nodes sit on the
-bridge kfbr0 (198.18.0.1/24) in the network namespace `kubeforge-nodes`, which has no link to the
-host's network; their default route points at 198.18.0.254, which nothing answers, so nothing a
-node sends leaves this machine.
+Each node is a network + mount + UTS + PID + cgroup namespace (`setsid unshare … tools/nodes/init.py`,
+which sets the node up and execs the distribution's systemd as the node's PID 1) with its own /etc, /usr,
+/opt, /root and /var (overlays of the host's), private /var/lib and /var/log, its own cgroup subtree
+(kubeforge/<node> in every hierarchy, the root of the node's cgroup namespace) and its own sshd, a systemd
+service like on any host. The nodes sit on the bridge kfbr0 (198.18.0.1/24) in the network namespace
+`kubeforge-nodes`, which has no link to the host's network; their default route points at 198.18.0.254,
+which nothing answers, so nothing a node sends leaves this machine.
 
     nodes.py up --nodes N [--images DIR]   kf-node-1..N at 198.18.0.11..(10+N); harmless when up
     nodes.py down                          stop everything `up` started and remove it
     nodes.py status                        exit 0 when every node runs
-    nodes.py exec NODE -- CMD…             run CMD in the node (nsenter: net, mount, uts, pid)
+    nodes.py exec NODE -- CMD…             run CMD in the node (nsenter: net, mount, uts, pid, cgroup)
     nodes.py deps                          the Debian packages the test bed needs, on one line
 
 Reaching a node from the host (only ever through the namespace):
@@ -53,7 +53,9 @@ CGROUP_BASE = Path("/sys/fs/cgroup")
 CGROUP_PARENT = "kubeforge"
 SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BOOT_TIMEOUT = 90
-STOP_TIMEOUT = 15
+STOP_TIMEOUT = 20
+# systemd's "poweroff" signal: a container's systemd stops its units and exits (SIGTERM would re-execute it).
+POWEROFF = signal.SIGRTMIN + 4
 PROXY_COMMAND = f"ip netns exec {NETNS} socat STDIO TCP:%h:22"
 
 # program → the Debian package that provides it
@@ -139,11 +141,11 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def stop_process(pid: int, starttime: str, timeout: float = STOP_TIMEOUT) -> None:
-    """SIGTERM, wait, SIGKILL after `timeout`; only if the PID is still ours."""
+def stop_process(pid: int, starttime: str, timeout: float = STOP_TIMEOUT, sig: int = signal.SIGTERM) -> None:
+    """`sig`, wait, SIGKILL after `timeout`; only if the PID is still ours."""
     if not alive(pid, starttime):
         return
-    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, sig)
     deadline = time.monotonic() + timeout
     while alive(pid, starttime) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -162,7 +164,7 @@ def run(*argv: str, check: bool = True, quiet: bool = False) -> subprocess.Compl
 
 
 # ---------------------------------------------------------------------------------------------
-# cgroups: kubeforge/<node> in every hierarchy (the kubelet's cgroupRoot), processes in system.slice
+# cgroups: kubeforge/<node> in every hierarchy, the root of the node's cgroup namespace
 
 
 def cgroup_hierarchies() -> list[Path]:
@@ -175,10 +177,50 @@ def cgroup_hierarchies() -> list[Path]:
     return sorted(set(found))
 
 
+def unmounted_controllers() -> list[str]:
+    """The kernel's v1 controllers that no hierarchy carries, grouped as systemd mounts them.
+
+    A node mounts them privately (init.py --private-cgroup); nodes.py mounts them only for a moment,
+    in a scratch directory, to remove the nodes' cgroups there.
+    """
+    names = []
+    for line in Path("/proc/cgroups").read_text().splitlines()[1:]:
+        name, hierarchy, _count, enabled = line.split()
+        if hierarchy == "0" and enabled == "1":
+            names.append(name)
+    groups = []
+    for name in names:
+        partner = next((b if a == name else a for a, b in JOINED_CONTROLLERS if name in (a, b)), None)
+        group = ",".join(sorted((name, partner))) if partner in names else name
+        if group not in groups:
+            groups.append(group)
+    return groups
+
+
+JOINED_CONTROLLERS = (("cpu", "cpuacct"), ("net_cls", "net_prio"))
+
+
+@contextlib.contextmanager
+def private_hierarchies(scratch: Path):
+    """The hierarchies of unmounted_controllers(), mounted under `scratch` while the block runs."""
+    mounted = []
+    try:
+        for controllers in unmounted_controllers():
+            point = scratch / controllers
+            point.mkdir(parents=True, exist_ok=True)
+            run("mount", "-t", "cgroup", "-o", controllers, "cgroup", str(point))
+            mounted.append(point)
+        yield mounted
+    finally:
+        for point in reversed(mounted):
+            run("umount", str(point), check=False)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def create_cgroups(name: str) -> None:
     for hierarchy in cgroup_hierarchies():
         path = hierarchy
-        for part in (CGROUP_PARENT, name, "system.slice"):
+        for part in (CGROUP_PARENT, name):
             parent, path = path, path / part
             path.mkdir(exist_ok=True)
             for knob in ("cpuset.cpus", "cpuset.mems"):
@@ -187,24 +229,25 @@ def create_cgroups(name: str) -> None:
                     target.write_text((parent / knob).read_text())
 
 
-def node_cgroups(name: str) -> list[Path]:
-    return [h / CGROUP_PARENT / name for h in cgroup_hierarchies() if (h / CGROUP_PARENT / name).is_dir()]
+def node_cgroups(name: str, extra: list[Path] = ()) -> list[Path]:
+    hierarchies = [*cgroup_hierarchies(), *extra]
+    return [h / CGROUP_PARENT / name for h in hierarchies if (h / CGROUP_PARENT / name).is_dir()]
 
 
-def cgroup_pids(name: str) -> set[int]:
+def cgroup_pids(name: str, extra: list[Path] = ()) -> set[int]:
     pids: set[int] = set()
-    for top in node_cgroups(name):
+    for top in node_cgroups(name, extra):
         for directory, _, _ in os.walk(top):
             with contextlib.suppress(OSError):
                 pids |= {int(p) for p in Path(directory, "cgroup.procs").read_text().split()}
     return pids
 
 
-def kill_cgroup_processes(name: str, timeout: float = 10) -> None:
+def kill_cgroup_processes(name: str, extra: list[Path] = (), timeout: float = 10) -> None:
     """Whatever is left in the node's cgroups (only the node's own processes live there)."""
     deadline = time.monotonic() + timeout
     while True:
-        pids = {pid for pid in cgroup_pids(name) if proc_starttime(pid) is not None}
+        pids = {pid for pid in cgroup_pids(name, extra) if proc_starttime(pid) is not None}
         if not pids:
             return
         if time.monotonic() > deadline:
@@ -215,8 +258,8 @@ def kill_cgroup_processes(name: str, timeout: float = 10) -> None:
         time.sleep(0.1)
 
 
-def remove_cgroups(name: str) -> None:
-    for top in node_cgroups(name):
+def remove_cgroups(name: str, extra: list[Path] = ()) -> None:
+    for top in node_cgroups(name, extra):
         for directory, _, _ in sorted(os.walk(top), key=lambda entry: -len(entry[0])):
             deadline = time.monotonic() + 5
             while True:
@@ -229,7 +272,7 @@ def remove_cgroups(name: str) -> None:
                     if time.monotonic() > deadline:
                         raise NodesError(f"cannot remove cgroup {directory}: {exc.strerror}") from exc
                     time.sleep(0.1)
-    for hierarchy in cgroup_hierarchies():
+    for hierarchy in [*cgroup_hierarchies(), *extra]:
         with contextlib.suppress(OSError):
             (hierarchy / CGROUP_PARENT).rmdir()  # only when no node is left in it
 
@@ -366,7 +409,6 @@ class RealNodes:
     def start_node(self, name: str, index: int, count: int, images: str | None, mirror: str | None) -> NodeRecord:
         node_dir = self.node_dir(name)
         node_dir.mkdir(exist_ok=True)
-        (node_dir / "booted").unlink(missing_ok=True)
         create_cgroups(name)
         address = node_address(index)
         argv = [
@@ -399,6 +441,8 @@ class RealNodes:
             argv += ["--images", images]
         if mirror:
             argv += ["--mirror", mirror]
+        for controllers in unmounted_controllers():
+            argv += ["--private-cgroup", controllers]
         with open(node_dir / "init.log", "ab") as log:
             log.write(f"\n==== boot {time.strftime('%F %T')} ====\n".encode())
             log.flush()
@@ -427,16 +471,43 @@ class RealNodes:
         return record
 
     def wait_booted(self, record: NodeRecord) -> None:
-        booted = self.node_dir(record.name) / "booted"
+        """Until the node's systemd says it has booted: `running`, or the units that failed."""
         deadline = time.monotonic() + BOOT_TIMEOUT
-        while not booted.exists():
+        state = ""
+        while True:
             if not record.running:
                 raise NodesError(
                     f"{record.name} stopped while booting:\n{self.tail(self.node_dir(record.name) / 'init.log')}"
                 )
+            proc = self.node_run(record, "systemctl", "is-system-running")
+            state = proc.stdout.strip()
+            if state == "running":
+                return
+            if state == "degraded":
+                failed = self.node_run(record, "systemctl", "--failed", "--plain", "--no-legend").stdout
+                raise NodesError(f"{record.name} booted with failed units:\n{failed.strip()}")
             if time.monotonic() > deadline:
-                raise NodesError(f"{record.name} did not boot in {BOOT_TIMEOUT}s; see {self.node_dir(record.name)}")
-            time.sleep(0.05)
+                raise NodesError(
+                    f"{record.name} did not boot in {BOOT_TIMEOUT}s (systemd: {state or proc.stderr.strip()}); "
+                    f"see {self.node_dir(record.name) / 'init.log'}"
+                )
+            time.sleep(0.1)
+
+    def node_run(self, record: NodeRecord, *command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            self.nsenter_argv(record, list(command)),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+            env={"PATH": SEARCH_PATH, "LANG": "C.UTF-8"},
+            preexec_fn=lambda: join_node_cgroups(record.name),
+        )
+
+    @staticmethod
+    def nsenter_argv(record: NodeRecord, command: list[str]) -> list[str]:
+        namespaces = ["--net", "--mount", "--uts", "--pid", "--cgroup"]
+        return ["nsenter", "-t", str(record.pid), *namespaces, "--wdns=/", "--", *command]
 
     @staticmethod
     def tail(path: Path, lines: int = 20) -> str:
@@ -538,9 +609,9 @@ class RealNodes:
                 if parent.is_dir():
                     names |= {p.name for p in parent.iterdir() if p.is_dir() and p.name.startswith(NODE_PREFIX)}
             records = [state.nodes[n] for n in sorted(names) if state and n in state.nodes]
-            for record in records:  # SIGTERM to every PID 1 first, so the nodes stop in parallel
+            for record in records:  # poweroff to every PID 1 first, so the nodes stop in parallel
                 if record.running:
-                    os.kill(record.pid, signal.SIGTERM)
+                    os.kill(record.pid, POWEROFF)
             for name in sorted(names):
                 record = state.nodes.get(name) if state else None
                 self.clean_node(record or NodeRecord(name=name, index=0, address=""), keep_files=False)
@@ -553,11 +624,12 @@ class RealNodes:
 
     def clean_node(self, record: NodeRecord, keep_files: bool) -> None:
         if record.pid:
-            stop_process(record.pid, record.starttime)
+            stop_process(record.pid, record.starttime, sig=POWEROFF)
         if record.unshare_pid:
             stop_process(record.unshare_pid, record.unshare_starttime, timeout=5)
-        kill_cgroup_processes(record.name)
-        remove_cgroups(record.name)
+        with private_hierarchies(self.dir / "cgroup-scratch") as extra:
+            kill_cgroup_processes(record.name, extra)
+            remove_cgroups(record.name, extra)
         if Path(f"/run/netns/{NETNS}").exists():
             veth = veth_name(record.name)
             if run("ip", "-n", NETNS, "link", "show", veth, check=False).returncode == 0:
@@ -633,7 +705,7 @@ class RealNodes:
         if not command:
             raise NodesError("nothing to run: tools/nodes.py exec NODE -- CMD…")
         join_node_cgroups(name)
-        return ["nsenter", "-t", str(record.pid), "--net", "--mount", "--uts", "--pid", "--wdns=/", "--", *command]
+        return self.nsenter_argv(record, command)
 
 
 def netns_processes(netns: Path) -> list[int]:
@@ -668,8 +740,9 @@ def stop_netns_processes(netns: Path, timeout: float = 3) -> None:
 
 
 def join_node_cgroups(name: str) -> None:
+    """Into the root of the node's cgroups, so that what nsenter runs there is inside the node."""
     for hierarchy in cgroup_hierarchies():
-        procs = hierarchy / CGROUP_PARENT / name / "system.slice" / "cgroup.procs"
+        procs = hierarchy / CGROUP_PARENT / name / "cgroup.procs"
         if procs.exists():
             procs.write_text(str(os.getpid()))
 

@@ -1,46 +1,46 @@
 #!/usr/bin/python3
-"""PID 1 of a kubeforge test-bed node: sets the node up inside its namespaces, then reaps.
+"""The first process of a kubeforge test-bed node: sets the node up inside its namespaces, then
+execs the distribution's systemd as the node's PID 1.
 
 tools/nodes.py starts it as `setsid unshare --net --mount --uts --pid --fork --propagation
 private --kill-child /usr/bin/python3 tools/nodes/init.py …`, so it is PID 1 of the node's PID
-namespace and killing it ends the whole node. It
+namespace and `exec` hands that PID to systemd. Before it does, it
 
-  * joins the node's cgroups (kubeforge/<node>/system.slice in every hierarchy, made by nodes.py);
+  * joins the node's cgroup (kubeforge/<node>, made by nodes.py in every hierarchy the host mounts;
+    the v1 controllers the host leaves unmounted are mounted here privately and joined too, else
+    systemd would mount them at their kernel-wide root) and enters a new cgroup namespace rooted
+    there, so that systemd, the kubelet (cgroupDriver systemd) and runc see that subtree as the
+    whole hierarchy;
   * mounts an overlay over /etc, /opt, /usr, /root and /var (lower = the host's, upper + work in
     <repo>/.nodes/<node>/; /usr/local starts empty and /root holds only the distribution's dot files,
     as on a fresh install, so the host's tools and credentials stay out of the nodes), binds private
     per-node directories over /var/lib and /var/log (with an overlay of the host's dpkg database
-    at /var/lib/dpkg, so package queries see what the host has installed), tmpfs on /run, /tmp and
-    /dev/shm, a fresh /proc and /sys (the cgroup mounts are carried over), read-only images at
-    /var/lib/kubeforge-images when given; checks every mount, then `mount --make-rshared /`;
+    at /var/lib/dpkg, so package queries see what the host has installed), tmpfs on /run and /tmp,
+    a minimal /dev (a pty as /dev/console, read into init.log), a fresh /proc, a read-only sysfs of
+    the node's network namespace with the cgroup hierarchies mounted afresh under /sys/fs/cgroup,
+    read-only images at /var/lib/kubeforge-images when given; checks every mount, then `mount
+    --make-rshared /`;
   * sets the hostname, /etc/hostname, /etc/hosts, /etc/machine-id and /etc/resolv.conf, brings up
     lo and eth0 (moved in by nodes.py) with the node's address and a default route to an address
     nothing answers;
-  * installs tools/nodes/systemctl.py as /usr/bin/systemctl and journalctl.py as /usr/bin/journalctl
-    in the node's /usr overlay (and all three in /usr/lib/kubeforge-testbed) and creates
-    /run/systemd/system, so Ansible sees systemd;
-  * on first boot: forgets the units the host has enabled and the conffiles of packages the host
-    removed, generates ssh host keys, enables ssh.service; on every boot writes sshd_config
-    (root by key only, listening on the node address) and authorizes the test bed's key;
-  * starts every enabled unit (ssh.service among them) in After= order, then, with images, imports
-    every tar of /var/lib/kubeforge-images into the node's containerd once its socket answers and
-    `ctr` is on PATH (once per containerd root: stamp /var/lib/containerd/.kubeforge-images.json;
-    /run/kubeforge-images/done exists while everything is imported; log
-    /var/log/kubeforge-images.log). The same import also runs as ExecStartPost= of containerd.service
-    (runtime drop-in /run/systemd/system/containerd.service.d/50-kubeforge-images.conf), so the images
-    are there when `systemctl start containerd` returns, as pulls would make them on a real host;
-  * reaps every orphan; on SIGTERM stops the units (their keepers) and exits.
+  * on first boot: forgets the units the host has enabled, the host's /etc/fstab and the conffiles of
+    packages the host removed, masks the units that would change the shared kernel (sysctl files,
+    module loading, binfmt, udev), generates ssh host keys, enables ssh.service; on every boot
+    writes sshd_config (root by key only, listening on the node address) and authorizes the test
+    bed's key;
+  * with images, writes a containerd.service drop-in whose ExecStartPost= imports every tar of
+    /var/lib/kubeforge-images into the node's containerd (import_images.py), as pulls would make
+    them present on a real host.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
-import json
+import ctypes
 import os
+import pty
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -50,30 +50,54 @@ import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import systemctl as shim  # noqa: E402
-
 CGROUP_BASE = Path("/sys/fs/cgroup")
+CGROUP_PARENT = "kubeforge"
+CLONE_NEWCGROUP = 0x02000000
+SYSTEMD = "/lib/systemd/systemd"
 # Kubernetes and container programs that must not leak from the host into a "fresh" node.
 HOST_PROGRAMS_HIDDEN = ("kubectl", "kubeadm", "kubelet", "containerd", "ctr", "runc", "crictl")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 IMAGES_MOUNT = Path("/var/lib/kubeforge-images")
 # An air-gapped site's manifest mirror on the node (cni_manifest_mirror): the upstream manifests, read-only.
 MIRROR_MOUNT = Path("/var/lib/kubeforge-mirror")
-CONTAINERD_SOCK = "/run/containerd/containerd.sock"
-IMAGES_STAMP = Path("/var/lib/containerd/.kubeforge-images.json")
-IMAGES_DONE = Path("/run/kubeforge-images/done")
-IMAGES_LOG = Path("/var/log/kubeforge-images.log")
 FIRST_BOOT_MARK = Path("/etc/kubeforge-node")
 OVERLAYS = ("etc", "opt", "usr", "root", "var")
-HELPERS = ("systemctl.py", "journalctl.py", "init.py")
 NODE_LIB = Path("/usr/lib/kubeforge-testbed")  # in the node's /usr overlay, never on the host
-IMAGES_LOCK = Path("/run/kubeforge-images/lock")
-SHUTDOWN_GRACE = 8.0
-
-
-class Shutdown(Exception):
-    """SIGTERM/SIGINT reached PID 1."""
+IMPORTER = "import_images.py"
+# Units that would change what every node shares with the host: the kernel's sysctls and modules,
+# binfmt handlers, the devices (udev), the host's file systems and consoles.
+MASKED_UNITS = (
+    "systemd-sysctl.service",
+    "systemd-modules-load.service",
+    "modprobe@.service",
+    "systemd-binfmt.service",
+    "proc-sys-fs-binfmt_misc.automount",
+    "proc-sys-fs-binfmt_misc.mount",
+    "systemd-udevd.service",
+    "systemd-udevd-control.socket",
+    "systemd-udevd-kernel.socket",
+    "systemd-udev-trigger.service",
+    "systemd-udev-settle.service",
+    "systemd-remount-fs.service",
+    "systemd-pstore.service",
+    "sys-kernel-config.mount",
+    "sys-kernel-debug.mount",
+    "sys-kernel-tracing.mount",
+    "sys-fs-fuse-connections.mount",
+    "console-getty.service",
+    "getty@.service",
+)
+# Device nodes of a minimal /dev: name -> (major, minor).
+DEVICES = {
+    "null": (1, 3),
+    "zero": (1, 5),
+    "full": (1, 7),
+    "random": (1, 8),
+    "urandom": (1, 9),
+    "tty": (5, 0),
+    "kmsg": (1, 11),  # the kubelet's OOM watcher reads it
+    "net/tun": (10, 200),  # flannel's udp backend
+}
 
 
 def log(message: str) -> None:
@@ -87,13 +111,14 @@ def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
-def mountinfo() -> list[tuple[str, str]]:
-    """(mount point, fs type) of this mount namespace, in mount order."""
+def mountinfo() -> list[tuple[str, str, str]]:
+    """(mount point, fs type, super options) of this mount namespace, in mount order."""
     mounts = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         left, _, right = line.partition(" - ")
         point = left.split()[4].replace("\\040", " ")
-        mounts.append((point, right.split()[0]))
+        fstype, _source, options = right.split()[:3]
+        mounts.append((point, fstype, options))
     return mounts
 
 
@@ -105,9 +130,26 @@ def mount(target: str, fstype: str | None, *options: str) -> None:
 
 def require_mount(path: str, fstype: str | None) -> None:
     """The topmost mount at `path` must be of `fstype`: nothing is written before this holds."""
-    found = [fs for point, fs in mountinfo() if point == path]
+    found = [fs for point, fs, _ in mountinfo() if point == path]
     if not found or (fstype is not None and found[-1] != fstype):
         raise RuntimeError(f"{path} is not mounted as {fstype} (found {found or 'nothing'}); refusing to write into it")
+
+
+def cgroup_mounts() -> dict[str, str]:
+    """The host's cgroup hierarchies under /sys/fs/cgroup: directory name -> mount options."""
+    found = {}
+    for point, fstype, options in mountinfo():
+        path = Path(point)
+        if fstype in {"cgroup", "cgroup2"} and path.parent == CGROUP_BASE:
+            found[path.name] = "cgroup2" if fstype == "cgroup2" else options
+    return found
+
+
+def unshare_cgroup_namespace() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWCGROUP) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"unshare(CLONE_NEWCGROUP): {os.strerror(errno)}")
 
 
 class Node:
@@ -120,21 +162,53 @@ class Node:
         self.pubkey = Path(args.pubkey).read_text().strip()
         self.images = Path(args.images) if args.images else None
         self.mirror = Path(args.mirror) if args.mirror else None
-        self.boot_child = 0
         # Read now: once /root, /var/lib, /tmp… are mounted over, a checkout there is out of sight.
-        self.helpers = {name: (HERE / name).read_bytes() for name in HELPERS}
-        self.state_fd = os.open(self.state, os.O_RDONLY | os.O_DIRECTORY)
+        self.importer = (HERE / IMPORTER).read_bytes()
+        self.hierarchies = cgroup_mounts()
+        self.private_controllers: list[str] = args.private_cgroup or []
 
-    # -- set-up -------------------------------------------------------------------------------
+    # -- cgroups ------------------------------------------------------------------------------
     def join_cgroups(self) -> None:
-        for hierarchy in sorted(CGROUP_BASE.iterdir()):
-            target = hierarchy / "kubeforge" / self.name / "system.slice" / "cgroup.procs"
-            if target.exists():
-                target.write_text(str(os.getpid()))
+        """Into kubeforge/<node> of every hierarchy, then a cgroup namespace rooted there."""
+        for hierarchy in self.hierarchies:
+            target = CGROUP_BASE / hierarchy / CGROUP_PARENT / self.name / "cgroup.procs"
+            target.write_text(str(os.getpid()))
+        # The controllers the host never mounted: mounted where only this mount namespace sees them.
+        scratch = self.state / "cgroup-scratch"
+        for controllers in self.private_controllers:
+            point = scratch / controllers
+            point.mkdir(parents=True, exist_ok=True)
+            run("mount", "-t", "cgroup", "-o", controllers, "cgroup", str(point))
+            node = point / CGROUP_PARENT / self.name
+            node.mkdir(parents=True, exist_ok=True)
+            (node / "cgroup.procs").write_text(str(os.getpid()))
+            run("umount", str(point))
+        shutil.rmtree(scratch, ignore_errors=True)
+        unshare_cgroup_namespace()
 
+    def mount_cgroups(self) -> None:
+        """What systemd expects on a cgroup v1 host (hybrid: v1 controllers, name=systemd, cgroup2 at unified)."""
+        mount(str(CGROUP_BASE), "tmpfs", "-t", "tmpfs", "-o", "mode=755,nosuid,nodev,noexec", "cgroup")
+        for name, options in self.hierarchies.items():
+            point = CGROUP_BASE / name
+            point.mkdir()
+            if options == "cgroup2":
+                mount(str(point), "cgroup2", "-t", "cgroup2", "-o", "nosuid,nodev,noexec", "cgroup2")
+            else:
+                wanted = ",".join(o for o in options.split(",") if o not in {"rw", "ro", "relatime"})
+                mount(str(point), "cgroup", "-t", "cgroup", "-o", f"nosuid,nodev,noexec,{wanted}", "cgroup")
+        for controllers in self.private_controllers:
+            point = CGROUP_BASE / controllers
+            point.mkdir()
+            mount(str(point), "cgroup", "-t", "cgroup", "-o", f"nosuid,nodev,noexec,{controllers}", "cgroup")
+            if "," in controllers:
+                for single in controllers.split(","):
+                    (CGROUP_BASE / single).symlink_to(controllers)
+        run("mount", "-o", "remount,ro,nosuid,nodev,noexec,mode=755", str(CGROUP_BASE))
+
+    # -- mounts -------------------------------------------------------------------------------
     def mount_all(self) -> None:
         """Every mount is checked in /proc/self/mountinfo before anything is written into it."""
-        run("mount", "--make-rprivate", "/")
         for name in (*OVERLAYS, "dpkg"):
             (self.state / "upper" / name).mkdir(parents=True, exist_ok=True)
             (self.state / "work" / name).mkdir(parents=True, exist_ok=True)
@@ -165,15 +239,17 @@ class Node:
         mount("/proc", "proc", "-t", "proc", "-o", "nosuid,nodev,noexec", "proc")
         self.fresh_run()
         mount("/tmp", "tmpfs", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs")  # noqa: S108 - the node's
-        mount("/dev/shm", "tmpfs", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "shm")  # noqa: S108
-        self.fresh_sys()
+        self.fresh_dev()
+        # Read-only, as in a container: systemd then leaves the host's devices alone.
+        mount("/sys", "sysfs", "-t", "sysfs", "-o", "ro,nosuid,nodev,noexec", "sysfs")
+        self.mount_cgroups()
         run("mount", "--make-rshared", "/")
 
     @staticmethod
     def fs_type(path: Path) -> str:
         """The type of the file system holding `path` (in the host's view, before it is mounted over)."""
         best = ("", "")
-        for point, fstype in mountinfo():
+        for point, fstype, _ in mountinfo():
             if (str(path) + "/").startswith(point.rstrip("/") + "/") and len(point) >= len(best[0]):
                 best = (point, fstype)
         return best[1]
@@ -214,23 +290,49 @@ class Node:
 
     def fresh_run(self) -> None:
         # The host's /run/netns/* copies in this mount namespace would pin those netns: drop them.
-        for point, _ in reversed(mountinfo()):
+        for point, _, _ in reversed(mountinfo()):
             if point.startswith("/run/netns/"):
                 run("umount", "-l", point, check=False)
         mount("/run", "tmpfs", "-t", "tmpfs", "-o", "mode=755,nosuid,nodev", "tmpfs")
-        for sub in ("lock", "systemd/system", "kubeforge-units", "kubeforge-images"):
-            Path("/run", sub).mkdir(parents=True, exist_ok=True)
+        Path("/run/lock").mkdir(mode=0o1777)
         Path("/run/lock").chmod(0o1777)
 
-    def fresh_sys(self) -> None:
-        """A sysfs of this network namespace (/sys/class/net lists the node's links), keeping the cgroups."""
-        stash = Path("/run/.kubeforge-cgroup")
-        stash.mkdir()
-        mount(str(stash), "tmpfs", "--rbind", "/sys/fs/cgroup")
-        mount("/sys", "sysfs", "-t", "sysfs", "-o", "nosuid,nodev,noexec", "sysfs")
-        mount("/sys/fs/cgroup", "tmpfs", "--move", str(stash))
-        stash.rmdir()
+    def fresh_dev(self) -> None:
+        """A /dev of the node's own: the host's devices (and its console) stay out of sight."""
+        mount("/dev", "tmpfs", "-t", "tmpfs", "-o", "mode=755,nosuid", "dev")
+        for name, (major, minor) in DEVICES.items():
+            path = Path("/dev", name)
+            path.parent.mkdir(exist_ok=True)
+            os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+            path.chmod(0o600 if name == "kmsg" else 0o666)
+        for name, target in (("fd", "/proc/self/fd"), ("stdin", "fd/0"), ("stdout", "fd/1"), ("stderr", "fd/2")):
+            Path("/dev", name).symlink_to(target)
+        Path("/dev/pts").mkdir()
+        mount("/dev/pts", "devpts", "-t", "devpts", "-o", "newinstance,ptmxmode=0666,mode=620,gid=5", "devpts")
+        Path("/dev/ptmx").symlink_to("pts/ptmx")
+        for name in ("shm", "mqueue", "hugepages"):
+            Path("/dev", name).mkdir()
+        mount("/dev/shm", "tmpfs", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "shm")
 
+    def console(self) -> None:
+        """A pty as /dev/console; a child copies what systemd writes there into init.log."""
+        master, slave = pty.openpty()
+        Path("/dev/console").touch(mode=0o600)
+        mount("/dev/console", None, "--bind", os.ttyname(slave))
+        os.close(slave)
+        if os.fork() == 0:  # pragma: no cover - the console reader, a child of systemd from now on
+            os.setsid()
+            while True:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: every writer has closed the console (shutdown)
+                    os._exit(0)
+                if not data:
+                    os._exit(0)
+                os.write(1, data.replace(b"\r\n", b"\n"))
+        os.close(master)
+
+    # -- identity, network, ssh --------------------------------------------------------------
     def identity(self) -> None:
         socket.sethostname(self.name)
         Path("/etc/hostname").write_text(self.name + "\n")
@@ -258,30 +360,19 @@ class Node:
         run("ip", "link", "set", "eth0", "up")
         run("ip", "route", "add", "default", "via", self.gateway)
 
-    def install_helpers(self) -> None:
-        """systemctl and journalctl stand-ins in /usr/bin; all three helpers in /usr/lib/kubeforge-testbed."""
-        NODE_LIB.mkdir(parents=True, exist_ok=True)
-        for name, data in self.helpers.items():
-            targets = [NODE_LIB / name] + ([Path("/usr/bin") / Path(name).stem] if name != "init.py" else [])
-            for target in targets:
-                if target.is_symlink():
-                    target.unlink()
-                target.write_bytes(data)
-                target.chmod(0o755)
-        if self.images:
-            dropin = Path("/run/systemd/system/containerd.service.d/50-kubeforge-images.conf")
-            dropin.parent.mkdir(parents=True, exist_ok=True)
-            dropin.write_text(IMAGES_DROPIN.format(init=NODE_LIB / "init.py"))
-
     def first_boot(self) -> None:
         if FIRST_BOOT_MARK.exists():
             return
-        log("first boot: forgetting the host's enabled units and removed packages' conffiles")
+        log("first boot: forgetting the host's enabled units, fstab and removed packages' conffiles")
         base = Path("/etc/systemd/system")
         for pattern in ("*.wants", "*.requires"):
             for directory in base.glob(pattern):
                 for link in directory.iterdir():
                     link.unlink()
+        for unit in MASKED_UNITS:
+            (base / unit).unlink(missing_ok=True)
+            (base / unit).symlink_to("/dev/null")
+        Path("/etc/fstab").write_text("# kubeforge test bed: the node's file systems are mounted by tools/nodes/init.py\n")
         for conffile in removed_conffiles(Path("/var/lib/dpkg/status")):
             path = Path(conffile)
             if path.is_file() or path.is_symlink():
@@ -292,98 +383,53 @@ class Node:
         for key in Path("/etc/ssh").glob("ssh_host_*"):
             key.unlink()
         for kind in ("ed25519", "ecdsa"):
-            run(
-                "ssh-keygen",
-                "-q",
-                "-t",
-                kind,
-                "-N",
-                "",
-                "-C",
-                f"root@{self.name}",
-                "-f",
-                f"/etc/ssh/ssh_host_{kind}_key",
-            )
-        if shim.load_unit("ssh.service").load_state != "loaded":
-            (base / "ssh.service").write_text(FALLBACK_SSH_UNIT)
-        run(str(Path("/usr/bin/systemctl")), "enable", "ssh.service")
+            path = f"/etc/ssh/ssh_host_{kind}_key"
+            run("ssh-keygen", "-q", "-t", kind, "-N", "", "-C", f"root@{self.name}", "-f", path)
+        wants = base / "multi-user.target.wants"
+        wants.mkdir(exist_ok=True)
+        (wants / "ssh.service").symlink_to("/lib/systemd/system/ssh.service")
+        (base / "default.target").unlink(missing_ok=True)
+        (base / "default.target").symlink_to("/lib/systemd/system/multi-user.target")
         FIRST_BOOT_MARK.write_text(self.name + "\n")
 
     def ssh(self) -> None:
         ip = self.address.split("/")[0]
         Path("/etc/ssh/sshd_config").write_text(SSHD_CONFIG.format(name=self.name, address=ip))
-        Path("/etc/default/ssh").write_text('# sshd logs to stderr: journalctl -u ssh shows it\nSSHD_OPTS="-e"\n')
         ssh_dir = Path("/root/.ssh")
         ssh_dir.mkdir(mode=0o700, exist_ok=True)
         (ssh_dir / "authorized_keys").write_text(self.pubkey + "\n")
         (ssh_dir / "authorized_keys").chmod(0o600)
 
+    def install_importer(self) -> None:
+        if not self.images:
+            return
+        NODE_LIB.mkdir(parents=True, exist_ok=True)
+        (NODE_LIB / IMPORTER).write_bytes(self.importer)
+        dropin = Path("/run/systemd/system/containerd.service.d/50-kubeforge-images.conf")
+        dropin.parent.mkdir(parents=True)
+        dropin.write_text(IMAGES_DROPIN.format(importer=NODE_LIB / IMPORTER))
+
     def boot(self) -> None:
         os.chdir("/")
+        run("mount", "--make-rprivate", "/")
         self.join_cgroups()
         self.mount_all()
-        with contextlib.suppress(OSError):
-            Path("/proc/self/comm").write_text("init")
         self.identity()
         self.network()
-        self.install_helpers()
         self.first_boot()
         self.ssh()
-        log(f"{self.name} set up ({self.address}); starting the enabled units")
+        self.install_importer()
+        self.console()
+        log(f"{self.name} set up ({self.address}); exec {SYSTEMD}")
 
-    # -- after set-up: a child starts units and imports images, PID 1 reaps ---------------------
-    def start_children(self) -> None:
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            code = 0
-            try:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                start_enabled_units()
-                booted = os.open("booted", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=self.state_fd)
-                os.write(booted, f"{time.time()}\n".encode())
-                os.close(booted)
-                if self.images:
-                    import_images_forever()
-            except Exception as exc:
-                log(f"boot child failed: {exc!r}")
-                code = 1
-            os._exit(code)
-        self.boot_child = pid
-
-    def serve(self) -> None:
-        def stop(signum, frame):
-            raise Shutdown
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        self.start_children()
-        try:
-            while True:
-                try:
-                    os.waitpid(-1, 0)
-                except ChildProcessError:
-                    time.sleep(1)
-        except Shutdown:
-            self.shutdown()
-
-    def shutdown(self) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        log("shutting down: stopping the units")
-        keepers = []
-        for pid_file in Path("/run/kubeforge-units").glob("*/keeper.pid"):
-            with contextlib.suppress(OSError, ValueError):
-                keepers.append(int(pid_file.read_text().split()[0]))
-        for pid in [*keepers, self.boot_child]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + SHUTDOWN_GRACE
-        while time.monotonic() < deadline and any(shim._pid_alive(pid) for pid in keepers):
-            with contextlib.suppress(ChildProcessError):
-                while os.waitpid(-1, os.WNOHANG)[0]:
-                    pass
-            time.sleep(0.05)
-        log("bye")
+    def exec_systemd(self) -> None:
+        os.closerange(3, 1 << 16)
+        console = os.open("/dev/console", os.O_RDWR | os.O_NOCTTY)
+        for fd in (0, 1, 2):
+            os.dup2(console, fd)
+        os.close(console)
+        env = {"container": "other", "PATH": DEFAULT_PATH, "LANG": "C.UTF-8"}
+        os.execve(SYSTEMD, [SYSTEMD], env)
 
 
 def removed_conffiles(status: Path) -> list[str]:
@@ -409,143 +455,12 @@ def removed_conffiles(status: Path) -> list[str]:
     return files
 
 
-def enabled_units() -> list[str]:
-    """Every enabled service, ordered by After=/Before= among themselves."""
-    names: set[str] = set()
-    for base in (Path("/etc/systemd/system"), Path("/run/systemd/system")):
-        for pattern in ("*.wants/*.service", "*.requires/*.service"):
-            names |= {link.name for link in base.glob(pattern)}
-    units = {name: shim.load_unit(name) for name in sorted(names)}
-    after: dict[str, set[str]] = {name: set() for name in units}
-    for name, unit in units.items():
-        for other in unit.words("Unit", "After"):
-            if other in units:
-                after[name].add(other)
-        for other in unit.words("Unit", "Before"):
-            if other in units:
-                after[other].add(name)
-    ordered: list[str] = []
-    while after:
-        ready = sorted(n for n, deps in after.items() if not deps - set(ordered))
-        if not ready:  # an ordering cycle: start the rest alphabetically, as systemd breaks cycles
-            ready = sorted(after)
-        for name in ready:
-            ordered.append(name)
-            del after[name]
-    return ordered
-
-
-def start_enabled_units() -> None:
-    for name in enabled_units():
-        proc = subprocess.run(
-            ["/usr/bin/systemctl", "start", name],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={"PATH": DEFAULT_PATH},
-            timeout=300,
-        )
-        log(f"start {name}: " + ("ok" if proc.returncode == 0 else f"failed: {proc.stderr.strip()}"))
-
-
-def _containerd_answers() -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(2)
-        try:
-            sock.connect(CONTAINERD_SOCK)
-        except OSError:
-            return False
-    return True
-
-
-def import_images_forever() -> None:
-    """Preload every image tar into the node's containerd: what pulls would do, without a registry."""
-    retry_after: dict[str, float] = {}
-    with open(IMAGES_LOG, "a", buffering=1) as out:
-        out.write(f"{time.strftime('%F %T')} waiting for {CONTAINERD_SOCK} and ctr to import {IMAGES_MOUNT}/*.tar\n")
-        while True:
-            ctr = shutil.which("ctr", path=DEFAULT_PATH)
-            if ctr and _containerd_answers():
-                import_pending(ctr, out, retry_after)
-            else:
-                IMAGES_DONE.unlink(missing_ok=True)
-            time.sleep(2)
-
-
-def import_pending(ctr: str, out, retry_after: dict[str, float]) -> bool:
-    """Import the tars not yet in this containerd root; True when every tar is in."""
-    IMAGES_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with open(IMAGES_LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # the boot-time poller and containerd's ExecStartPost
-        return _import_pending(ctr, out, retry_after)
-
-
-def _import_pending(ctr: str, out, retry_after: dict[str, float]) -> bool:
-    tars = sorted(IMAGES_MOUNT.glob("*.tar"))
-    try:
-        done = json.loads(IMAGES_STAMP.read_text())
-    except (OSError, ValueError):
-        done = {}
-    pending = []
-    for tar in tars:
-        info = tar.stat()
-        key = f"{info.st_size}:{int(info.st_mtime)}"
-        if done.get(tar.name) != key:
-            pending.append((tar, key))
-    IMAGES_DONE.parent.mkdir(parents=True, exist_ok=True)
-    if pending:
-        IMAGES_DONE.unlink(missing_ok=True)
-    for tar, key in pending:
-        if retry_after.get(tar.name, 0) > time.monotonic():
-            continue
-        began = time.monotonic()
-        proc = subprocess.run(
-            [ctr, "-a", CONTAINERD_SOCK, "-n", "k8s.io", "images", "import", str(tar)],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
-        )
-        took = time.monotonic() - began
-        stamp = time.strftime("%F %T")
-        if proc.returncode == 0:
-            done[tar.name] = key
-            IMAGES_STAMP.parent.mkdir(parents=True, exist_ok=True)
-            IMAGES_STAMP.write_text(json.dumps(done, indent=1))
-            out.write(f"{stamp} imported {tar.name} in {took:.1f}s: {proc.stdout.strip()}\n")
-        else:
-            retry_after[tar.name] = time.monotonic() + 30
-            out.write(f"{stamp} import of {tar.name} failed ({proc.returncode}): {proc.stderr.strip()}\n")
-    complete = all(done.get(tar.name) == key for tar, key in pending)
-    if complete and not IMAGES_DONE.exists():
-        IMAGES_DONE.write_text(f"{len(tars)}\n")
-    return complete
-
-
-def import_images_now(timeout: float = 60) -> int:
-    """containerd's ExecStartPost= (the drop-in init.py writes): import before `systemctl start` returns."""
-    deadline = time.monotonic() + timeout
-    with open(IMAGES_LOG, "a", buffering=1) as out:
-        while True:
-            ctr = shutil.which("ctr", path=DEFAULT_PATH)
-            if ctr and _containerd_answers():
-                complete = import_pending(ctr, out, {})
-                print(
-                    f"kubeforge test bed: images of {IMAGES_MOUNT} " + ("imported" if complete else "NOT all imported")
-                )
-                return 0 if complete else 1
-            if time.monotonic() > deadline:
-                out.write(f"{time.strftime('%F %T')} containerd's socket or ctr missing after {timeout:.0f}s\n")
-                return 1
-            time.sleep(0.2)
-
-
 IMAGES_DROPIN = """\
 # kubeforge test bed (tools/nodes/init.py): there is no registry, so the images the test bed was
 # given are imported into this containerd before `systemctl start containerd` returns (once per
 # containerd root). A real host pulls them instead.
 [Service]
-ExecStartPost=-/usr/bin/python3 {init} --import-images
+ExecStartPost=-/usr/bin/python3 {importer}
 TimeoutStartSec=600
 """
 
@@ -569,27 +484,8 @@ MaxSessions 64
 Subsystem sftp /usr/lib/openssh/sftp-server
 """
 
-FALLBACK_SSH_UNIT = """\
-[Unit]
-Description=OpenBSD Secure Shell server (kubeforge test bed)
-
-[Service]
-EnvironmentFile=-/etc/default/ssh
-ExecStartPre=/usr/sbin/sshd -t
-ExecStart=/usr/sbin/sshd -D $SSHD_OPTS
-KillMode=process
-Restart=on-failure
-RuntimeDirectory=sshd
-RuntimeDirectoryMode=0755
-
-[Install]
-WantedBy=multi-user.target
-"""
-
 
 def main() -> int:
-    if sys.argv[1:] == ["--import-images"]:
-        return import_images_now()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", required=True)
     parser.add_argument("--address", required=True, help="CIDR on eth0, e.g. 198.18.0.11/24")
@@ -599,6 +495,9 @@ def main() -> int:
     parser.add_argument("--host", action="append", help="NAME=ADDRESS for /etc/hosts (repeatable)")
     parser.add_argument("--images")
     parser.add_argument("--mirror")
+    parser.add_argument(
+        "--private-cgroup", action="append", help="v1 controllers the host does not mount, e.g. net_cls,net_prio"
+    )
     args = parser.parse_args()
     if os.getpid() != 1:
         print("init.py must run as PID 1 of a new PID namespace (tools/nodes.py starts it)", file=sys.stderr)
@@ -609,8 +508,8 @@ def main() -> int:
     except Exception as exc:
         log(f"boot failed: {exc}")
         return 1
-    node.serve()
-    return 0
+    node.exec_systemd()
+    return 1
 
 
 if __name__ == "__main__":
