@@ -1,5 +1,6 @@
 """The real-node test bed (tools/nodes.py): two nodes up, reached over SSH through the namespace,
-talking over the bridge, running a unit through the systemctl stand-in, and nothing left after down.
+talking over the bridge, their own systemd (PID 1 of each node, in the node's own cgroup subtree) running
+and restarting a unit, and nothing left after down.
 
 Runs only as root (namespaces, mounts, cgroups); it leaves alone nodes that someone else has up.
 """
@@ -70,16 +71,19 @@ def leftovers(netns: os.stat_result | None = None) -> dict[str, list[str]]:
         "links": [line for line in links.splitlines() if re.search(r"kfbr0|ve-kf-node", line)],
         "cgroups": [str(p) for p in Path("/sys/fs/cgroup").glob("*/kubeforge")],
         "node dirs": [str(p) for p in STATE.glob("kf-node-*")],
-        "processes": [
-            cmd
-            for cmd in (_cmdline(pid) for pid in os.listdir("/proc") if pid.isdigit())
-            if str(REPO / "tools" / "nodes" / "init.py") in cmd
-        ],
+        "processes": [_cmdline(pid) for pid in os.listdir("/proc") if pid.isdigit() and _in_a_node(pid)],
         # e.g. ssh ProxyCommands (socat) left in the deleted namespace, which would keep it alive
         "processes in the bridge namespace": [
             _cmdline(pid) for pid in os.listdir("/proc") if pid.isdigit() and netns and _same_netns(pid, netns)
         ],
     }
+
+
+def _in_a_node(pid: str) -> bool:
+    try:
+        return "/kubeforge/" in Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        return False
 
 
 def _same_netns(pid: str, netns: os.stat_result) -> bool:
@@ -181,7 +185,7 @@ def test_a_unit_starts_restarts_and_comes_back_after_a_kill(two_nodes):
     assert on(node, "systemctl is-active kf-demo; systemctl is-enabled kf-demo").split() == ["active", "enabled"]
     first = int(on(node, "systemctl show -p MainPID --value kf-demo"))
     assert first > 0
-    log = on(node, "cat /var/log/kubeforge-units/kf-demo.service.log")
+    log = on(node, "journalctl -u kf-demo --no-pager -o cat")
     assert "pre hello there" in log
     assert "hello there from-file" in log
 
@@ -203,9 +207,32 @@ def test_a_unit_starts_restarts_and_comes_back_after_a_kill(two_nodes):
     assert "Loaded: loaded (/etc/systemd/system/kf-demo.service; enabled; preset: enabled)" in status
     assert f"Main PID: {third} (sleep)" in status
 
+    # systemd put it in its own cgroup, under the node's subtree of the machine's hierarchy
+    assert on(node, f"grep :memory: /proc/{third}/cgroup").strip().endswith(":/system.slice/kf-demo.service")
+    host_view = Path(f"/sys/fs/cgroup/memory/kubeforge/{node}/system.slice/kf-demo.service/cgroup.procs")
+    assert [_innermost_pid(pid) for pid in host_view.read_text().split()] == [third]
+
     on(node, "systemctl stop kf-demo")
     assert on(node, "systemctl is-active kf-demo", check=False).strip() == "inactive"
     assert "sleep 3600" not in on(node, "ps -eo args")
+
+
+def _innermost_pid(pid: str) -> int:
+    """A process's PID in its own PID namespace (NSpid lists it in every namespace, outermost first)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[-1] for line in status.splitlines() if line.startswith("NSpid:")))
+
+
+@as_root
+def test_the_node_runs_systemd_as_pid_1_in_its_own_cgroup_namespace(two_nodes):
+    assert on("kf-node-1", "cat /proc/1/comm").strip() == "systemd"
+    assert on("kf-node-1", "systemctl is-system-running").strip() == "running"
+    # the node sees its subtree as the root: its PID 1 in /init.scope, as on a host
+    assert ":name=systemd:/init.scope" in on("kf-node-1", "cat /proc/1/cgroup")
+    host_pid = two_nodes["state"]["nodes"]["kf-node-1"]["pid"]
+    assert "/kubeforge/kf-node-1/init.scope" in Path(f"/proc/{host_pid}/cgroup").read_text()
+    # the host's kernel log stays out of the node's journal, the host's enabled services out of its boot
+    assert on("kf-node-1", "systemctl list-units --all --plain --no-legend postgresql* getty@*").strip() == ""
 
 
 @as_root

@@ -5,6 +5,8 @@ modes, listening ports, devices, routes, and packets that cross nodes. Run by th
 from __future__ import annotations
 
 import ipaddress
+import time
+from pathlib import Path
 
 import pytest
 
@@ -49,11 +51,11 @@ def test_services_files_and_modes(name):
         assert host.service(service).is_running, service
         assert host.service(service).is_enabled, service
     config = host.file("/etc/containerd/config.toml")
-    assert config.mode == 0o644 and "SystemdCgroup = false" in config.content_string
+    assert config.mode == 0o644 and "SystemdCgroup = true" in config.content_string
     assert 'sandbox_image = "registry.k8s.io/pause:' in config.content_string
     kubelet_conf = host.file("/etc/kubernetes/kubelet.conf")
     assert kubelet_conf.exists and kubelet_conf.mode == 0o600
-    assert "cgroupDriver: cgroupfs" in host.file("/var/lib/kubelet/config.yaml").content_string
+    assert "cgroupDriver: systemd" in host.file("/var/lib/kubelet/config.yaml").content_string
     dropin = host.file("/etc/systemd/system/kubelet.service.d/10-kubeadm.conf")
     assert dropin.exists and "KUBELET_KUBEADM_ARGS" in dropin.content_string
     for program in (
@@ -67,6 +69,36 @@ def test_services_files_and_modes(name):
     assert host.file("/etc/cni/net.d/10-flannel.conflist").exists
     assert host.sysctl("net.ipv4.ip_forward") == 1
     assert host.sysctl("net.bridge.bridge-nf-call-iptables") == 1
+
+
+@pytest.mark.parametrize("name", NODES)
+def test_pods_run_in_systemd_slices_inside_the_node(name):
+    host = node_host(name)
+    kubelet = host.run("cat /proc/$(systemctl show -p MainPID --value kubelet)/cgroup")
+    assert ":memory:/system.slice/kubelet.service" in kubelet.stdout, kubelet.stdout
+    slices = host.run("ls -d /sys/fs/cgroup/memory/kubepods.slice/kubepods-*.slice")
+    assert slices.rc == 0 and "kubepods-besteffort.slice" in slices.stdout, slices.stdout + slices.stderr
+    # The node's cgroup root is its own subtree of the machine's: nothing at the machine's root.
+    assert not Path("/sys/fs/cgroup/memory/kubepods.slice").exists()
+    assert Path(f"/sys/fs/cgroup/memory/kubeforge/{name}/kubepods.slice").is_dir()
+
+
+def test_systemd_restarts_containerd_when_it_is_killed_and_the_pods_stay():
+    host = node_host("kf-node-3")
+    show = "systemctl show -p MainPID -p NRestarts --value containerd"
+    first_pid, restarts = (int(v) for v in host.check_output(show).split())
+    pods = host.check_output("pgrep -c -f containerd-shim")
+    assert host.run(f"kill -9 {first_pid}").rc == 0
+    deadline = time.monotonic() + 30  # RestartSec=5 in the role's containerd.service
+    while time.monotonic() < deadline:
+        pid, count = (int(v) for v in host.check_output(show).split())
+        if pid not in {0, first_pid} and host.run("systemctl is-active containerd").stdout.strip() == "active":
+            break
+        time.sleep(0.5)
+    assert pid not in {0, first_pid} and count == restarts + 1, (first_pid, pid, restarts, count)
+    assert host.check_output("pgrep -c -f containerd-shim") == pods, "KillMode=process keeps the pods"
+    waited = node_host(CONTROL_PLANE).run(f"{ADMIN} wait --for=condition=Ready node/kf-node-3 --timeout=60s")
+    assert waited.rc == 0, waited.stderr
 
 
 @pytest.mark.parametrize("name", NODES)

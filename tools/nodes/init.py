@@ -312,24 +312,26 @@ class Node:
         Path("/dev/ptmx").symlink_to("pts/ptmx")
         for name in ("shm", "mqueue", "hugepages"):
             Path("/dev", name).mkdir()
-        mount("/dev/shm", "tmpfs", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "shm")
+        mount("/dev/shm", "tmpfs", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "shm")  # noqa: S108 - the node's
 
     def console(self) -> None:
         """A pty as /dev/console; a child copies what systemd writes there into init.log."""
         master, slave = pty.openpty()
         Path("/dev/console").touch(mode=0o600)
         mount("/dev/console", None, "--bind", os.ttyname(slave))
-        os.close(slave)
         if os.fork() == 0:  # pragma: no cover - the console reader, a child of systemd from now on
+            # It keeps `slave` open: a pty whose every slave is closed reads EIO, and systemd closes and
+            # reopens the console. Were the reader gone, systemd would block on a full console.
             os.setsid()
             while True:
                 try:
                     data = os.read(master, 65536)
-                except OSError:  # EIO: every writer has closed the console (shutdown)
+                except OSError:
                     os._exit(0)
                 if not data:
                     os._exit(0)
                 os.write(1, data.replace(b"\r\n", b"\n"))
+        os.close(slave)
         os.close(master)
 
     # -- identity, network, ssh --------------------------------------------------------------
@@ -372,7 +374,7 @@ class Node:
         for unit in MASKED_UNITS:
             (base / unit).unlink(missing_ok=True)
             (base / unit).symlink_to("/dev/null")
-        Path("/etc/fstab").write_text("# kubeforge test bed: the node's file systems are mounted by tools/nodes/init.py\n")
+        Path("/etc/fstab").write_text("# kubeforge test bed: tools/nodes/init.py mounts the node's file systems\n")
         for conffile in removed_conffiles(Path("/var/lib/dpkg/status")):
             path = Path(conffile)
             if path.is_file() or path.is_symlink():
@@ -400,6 +402,13 @@ class Node:
         (ssh_dir / "authorized_keys").write_text(self.pubkey + "\n")
         (ssh_dir / "authorized_keys").chmod(0o600)
 
+    def journald(self) -> None:
+        """/dev/kmsg is the machine's: its kernel log belongs in no node's journal. The journal lives
+        in /run (memory), so it is kept small."""
+        dropin = Path("/run/systemd/journald.conf.d/50-kubeforge.conf")
+        dropin.parent.mkdir(parents=True)
+        dropin.write_text(JOURNALD_DROPIN)
+
     def install_importer(self) -> None:
         if not self.images:
             return
@@ -418,6 +427,7 @@ class Node:
         self.network()
         self.first_boot()
         self.ssh()
+        self.journald()
         self.install_importer()
         self.console()
         log(f"{self.name} set up ({self.address}); exec {SYSTEMD}")
@@ -429,7 +439,7 @@ class Node:
             os.dup2(console, fd)
         os.close(console)
         env = {"container": "other", "PATH": DEFAULT_PATH, "LANG": "C.UTF-8"}
-        os.execve(SYSTEMD, [SYSTEMD], env)
+        os.execve(SYSTEMD, [SYSTEMD], env)  # noqa: S606 - the node's PID 1, by design
 
 
 def removed_conffiles(status: Path) -> list[str]:
@@ -462,6 +472,14 @@ IMAGES_DROPIN = """\
 [Service]
 ExecStartPost=-/usr/bin/python3 {importer}
 TimeoutStartSec=600
+"""
+
+
+JOURNALD_DROPIN = """\
+# kubeforge test bed (tools/nodes/init.py)
+[Journal]
+ReadKMsg=no
+RuntimeMaxUse=32M
 """
 
 
