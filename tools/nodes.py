@@ -53,7 +53,9 @@ CGROUP_BASE = Path("/sys/fs/cgroup")
 CGROUP_PARENT = "kubeforge"
 SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BOOT_TIMEOUT = 90
-STOP_TIMEOUT = 20
+# How long `down` gives the nodes' systemd to stop its units before the rest is killed: the files go with
+# the nodes, so a pod that ignores SIGTERM for systemd's 90 s is not waited for.
+STOP_TIMEOUT = 10
 # systemd's "poweroff" signal: a container's systemd stops its units and exits (SIGTERM would re-execute it).
 POWEROFF = signal.SIGRTMIN + 4
 PROXY_COMMAND = f"ip netns exec {NETNS} socat STDIO TCP:%h:22"
@@ -612,6 +614,9 @@ class RealNodes:
             for record in records:  # poweroff to every PID 1 first, so the nodes stop in parallel
                 if record.running:
                     os.kill(record.pid, POWEROFF)
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while any(r.running for r in records) and time.monotonic() < deadline:
+                time.sleep(0.1)
             for name in sorted(names):
                 record = state.nodes.get(name) if state else None
                 self.clean_node(record or NodeRecord(name=name, index=0, address=""), keep_files=False)
@@ -624,7 +629,8 @@ class RealNodes:
 
     def clean_node(self, record: NodeRecord, keep_files: bool) -> None:
         if record.pid:
-            stop_process(record.pid, record.starttime, sig=POWEROFF)
+            # `down` has given it STOP_TIMEOUT to power off; killing a PID namespace's first process kills the rest.
+            stop_process(record.pid, record.starttime, sig=signal.SIGKILL, timeout=0)
         if record.unshare_pid:
             stop_process(record.unshare_pid, record.unshare_starttime, timeout=5)
         with private_hierarchies(self.dir / "cgroup-scratch") as extra:
