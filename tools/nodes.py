@@ -219,8 +219,8 @@ def private_hierarchies(scratch: Path):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def create_cgroups(name: str) -> None:
-    for hierarchy in cgroup_hierarchies():
+def create_cgroups(name: str, extra: list[Path] = ()) -> None:
+    for hierarchy in [*cgroup_hierarchies(), *extra]:
         path = hierarchy
         for part in (CGROUP_PARENT, name):
             parent, path = path, path / part
@@ -411,7 +411,6 @@ class RealNodes:
     def start_node(self, name: str, index: int, count: int, images: str | None, mirror: str | None) -> NodeRecord:
         node_dir = self.node_dir(name)
         node_dir.mkdir(exist_ok=True)
-        create_cgroups(name)
         address = node_address(index)
         argv = [
             "setsid",
@@ -448,13 +447,16 @@ class RealNodes:
         with open(node_dir / "init.log", "ab") as log:
             log.write(f"\n==== boot {time.strftime('%F %T')} ====\n".encode())
             log.flush()
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={"PATH": SEARCH_PATH, "HOME": "/root", "LANG": "C.UTF-8"},
-            )
+            with private_hierarchies(node_dir / "cgroup-scratch") as extra:
+                create_cgroups(name, extra)
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={"PATH": SEARCH_PATH, "HOME": "/root", "LANG": "C.UTF-8"},
+                    preexec_fn=lambda: join_node_cgroups(name, extra),  # noqa: PLW1509 - nodes.py has no threads
+                )
         record = NodeRecord(name=name, index=index, address=address, unshare_pid=proc.pid)
         record.unshare_starttime = proc_starttime(proc.pid) or ""
         deadline = time.monotonic() + 10
@@ -481,8 +483,14 @@ class RealNodes:
                 raise NodesError(
                     f"{record.name} stopped while booting:\n{self.tail(self.node_dir(record.name) / 'init.log')}"
                 )
-            proc = self.node_run(record, "systemctl", "is-system-running")
-            state = proc.stdout.strip()
+            # --wait blocks until the boot has finished; it returns at once only while systemd's bus is not up.
+            try:
+                proc = self.node_run(
+                    record, "systemctl", "is-system-running", "--wait", timeout=max(1.0, deadline - time.monotonic())
+                )
+                state = proc.stdout.strip()
+            except subprocess.TimeoutExpired:
+                state = "starting"
             if state == "running":
                 return
             if state == "degraded":
@@ -495,13 +503,13 @@ class RealNodes:
                 )
             time.sleep(0.1)
 
-    def node_run(self, record: NodeRecord, *command: str) -> subprocess.CompletedProcess:
+    def node_run(self, record: NodeRecord, *command: str, timeout: float = 30) -> subprocess.CompletedProcess:
         return subprocess.run(
             self.nsenter_argv(record, list(command)),
             capture_output=True,
             text=True,
             check=False,
-            timeout=30,
+            timeout=timeout,
             env={"PATH": SEARCH_PATH, "LANG": "C.UTF-8"},
             preexec_fn=lambda: join_node_cgroups(record.name),
         )
@@ -745,9 +753,9 @@ def stop_netns_processes(netns: Path, timeout: float = 3) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def join_node_cgroups(name: str) -> None:
-    """Into the root of the node's cgroups, so that what nsenter runs there is inside the node."""
-    for hierarchy in cgroup_hierarchies():
+def join_node_cgroups(name: str, extra: list[Path] = ()) -> None:
+    """Into the root of the node's cgroups, so that what nsenter (or init.py) runs there is inside the node."""
+    for hierarchy in [*cgroup_hierarchies(), *extra]:
         procs = hierarchy / CGROUP_PARENT / name / "cgroup.procs"
         if procs.exists():
             procs.write_text(str(os.getpid()))

@@ -6,11 +6,10 @@ tools/nodes.py starts it as `setsid unshare --net --mount --uts --pid --fork --p
 private --kill-child /usr/bin/python3 tools/nodes/init.py …`, so it is PID 1 of the node's PID
 namespace and `exec` hands that PID to systemd. Before it does, it
 
-  * joins the node's cgroup (kubeforge/<node>, made by nodes.py in every hierarchy the host mounts;
-    the v1 controllers the host leaves unmounted are mounted here privately and joined too, else
-    systemd would mount them at their kernel-wide root) and enters a new cgroup namespace rooted
-    there, so that systemd, the kubelet (cgroupDriver systemd) and runc see that subtree as the
-    whole hierarchy;
+  * enters a new cgroup namespace rooted at the node's cgroup, which nodes.py started it in
+    (kubeforge/<node> of every hierarchy, and of the v1 controllers the host leaves unmounted, which
+    nodes.py mounts for a moment: else systemd would mount those at their kernel-wide root), so that
+    systemd, the kubelet (cgroupDriver systemd) and runc see that subtree as the whole hierarchy;
   * mounts an overlay over /etc, /opt, /usr, /root and /var (lower = the host's, upper + work in
     <repo>/.nodes/<node>/; /usr/local starts empty and /root holds only the distribution's dot files,
     as on a fresh install, so the host's tools and credentials stay out of the nodes), binds private
@@ -168,24 +167,6 @@ class Node:
         self.private_controllers: list[str] = args.private_cgroup or []
 
     # -- cgroups ------------------------------------------------------------------------------
-    def join_cgroups(self) -> None:
-        """Into kubeforge/<node> of every hierarchy, then a cgroup namespace rooted there."""
-        for hierarchy in self.hierarchies:
-            target = CGROUP_BASE / hierarchy / CGROUP_PARENT / self.name / "cgroup.procs"
-            target.write_text(str(os.getpid()))
-        # The controllers the host never mounted: mounted where only this mount namespace sees them.
-        scratch = self.state / "cgroup-scratch"
-        for controllers in self.private_controllers:
-            point = scratch / controllers
-            point.mkdir(parents=True, exist_ok=True)
-            run("mount", "-t", "cgroup", "-o", controllers, "cgroup", str(point))
-            node = point / CGROUP_PARENT / self.name
-            node.mkdir(parents=True, exist_ok=True)
-            (node / "cgroup.procs").write_text(str(os.getpid()))
-            run("umount", str(point))
-        shutil.rmtree(scratch, ignore_errors=True)
-        unshare_cgroup_namespace()
-
     def mount_cgroups(self) -> None:
         """What systemd expects on a cgroup v1 host (hybrid: v1 controllers, name=systemd, cgroup2 at unified)."""
         mount(str(CGROUP_BASE), "tmpfs", "-t", "tmpfs", "-o", "mode=755,nosuid,nodev,noexec", "cgroup")
@@ -421,7 +402,8 @@ class Node:
     def boot(self) -> None:
         os.chdir("/")
         run("mount", "--make-rprivate", "/")
-        self.join_cgroups()
+        # nodes.py started this process in kubeforge/<node> of every hierarchy: that subtree becomes the root.
+        unshare_cgroup_namespace()
         self.mount_all()
         self.identity()
         self.network()
