@@ -1,0 +1,188 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kubeforge.cluster contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: node_info
+short_description: Read in one call what a node has - files, systemd units and sysctls
+version_added: 0.1.0
+description:
+  - Reads the checksum, mode and owner of files, the state of systemd units and the values of sysctls, so that
+    a role can compare them with what it would write and skip the writes that would change nothing.
+  - One module call per host instead of one per file; on a re-run that is where the roles' time goes.
+  - Reads only; never changes anything.
+author:
+  - kubeforge maintainers (@kubeforge)
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the target.
+    support: full
+    details: The module only reads.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode).
+    support: none
+options:
+  files:
+    description: Paths to read. A path that does not exist is reported with RV(files.exists=false).
+    type: list
+    elements: path
+    default: []
+  checksum_algorithm:
+    description: The checksum of regular files.
+    type: str
+    choices: [sha1, sha256]
+    default: sha256
+  units:
+    description: systemd units to read, with C(systemctl show).
+    type: list
+    elements: str
+    default: []
+  sysctls:
+    description: Kernel parameters to read from C(/proc/sys), in dotted form (C(net.ipv4.ip_forward)).
+    type: list
+    elements: str
+    default: []
+seealso:
+  - module: ansible.builtin.stat
+"""
+
+EXAMPLES = r"""
+- name: Read the containerd configuration and unit
+  kubeforge.cluster.node_info:
+    files: [/etc/containerd/config.toml]
+    units: [containerd.service]
+    sysctls: [net.ipv4.ip_forward]
+  register: node
+
+- name: Write the configuration only where it differs
+  ansible.builtin.template:
+    src: config.toml.j2
+    dest: /etc/containerd/config.toml
+    mode: "0644"
+  when: >-
+    node.files['/etc/containerd/config.toml'].checksum != lookup('ansible.builtin.template', 'config.toml.j2') | hash('sha256')
+"""
+
+RETURN = r"""
+files:
+  description: Per path given, what is there.
+  returned: always
+  type: dict
+  contains:
+    exists:
+      description: Whether the path exists (a dangling symlink does not).
+      type: bool
+    type:
+      description: C(file), C(directory), C(link) or C(other); absent when the path does not exist.
+      type: str
+    checksum:
+      description: The checksum of a regular file (or of the file a symlink points to); absent otherwise.
+      type: str
+    mode:
+      description: The permission bits in octal, as a string of four digits (C(0644)).
+      type: str
+    uid:
+      description: The owner's user id.
+      type: int
+    gid:
+      description: The owner's group id.
+      type: int
+  sample: {"/etc/containerd/config.toml": {"exists": true, "type": "file", "checksum": "9f86d0…", "mode": "0644", "uid": 0, "gid": 0}}
+units:
+  description: Per unit given, C(LoadState), C(ActiveState), C(UnitFileState) and C(NeedDaemonReload) as C(systemctl show) prints them.
+  returned: always
+  type: dict
+  sample: {"containerd.service": {"LoadState": "loaded", "ActiveState": "active", "UnitFileState": "enabled", "NeedDaemonReload": "no"}}
+sysctls:
+  description: Per kernel parameter given, its value (whitespace collapsed, as C(sysctl -n) prints it); null when the kernel has none.
+  returned: always
+  type: dict
+  sample: {"net.ipv4.ip_forward": "1"}
+"""
+
+import hashlib
+import os
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
+
+UNIT_PROPERTIES = ("LoadState", "ActiveState", "UnitFileState", "NeedDaemonReload")
+CHUNK = 1 << 20
+
+
+def read_file(path, algorithm):
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return {"exists": False}
+    kind = os.lstat(path)
+    result = {
+        "exists": True,
+        "type": "link" if stat.S_ISLNK(kind.st_mode) else "file" if stat.S_ISREG(info.st_mode) else
+        "directory" if stat.S_ISDIR(info.st_mode) else "other",
+        "mode": "%04o" % stat.S_IMODE(info.st_mode),
+        "uid": info.st_uid,
+        "gid": info.st_gid,
+    }
+    if stat.S_ISREG(info.st_mode):
+        digest = hashlib.new(algorithm)
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(CHUNK), b""):
+                digest.update(chunk)
+        result["checksum"] = digest.hexdigest()
+    return result
+
+
+def read_sysctl(key):
+    try:
+        with open(os.path.join("/proc/sys", key.replace(".", "/")), encoding="utf-8") as handle:
+            return " ".join(handle.read().split())
+    except OSError:
+        return None
+
+
+def parse_show(text, units):
+    """`systemctl show` prints one block per unit, in the order asked, separated by a blank line."""
+    blocks = [block for block in text.strip().split("\n\n")]
+    states = {}
+    for unit, block in zip(units, blocks):
+        states[unit] = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+    return states
+
+
+def read_units(module, units):
+    if not units:
+        return {}
+    systemctl = module.get_bin_path("systemctl", required=True)
+    rc, out, err = module.run_command([systemctl, "show", "--property=" + ",".join(UNIT_PROPERTIES), "--"] + units)
+    if rc != 0:
+        module.fail_json(msg="systemctl show failed: %s" % (err.strip() or out.strip()), rc=rc)
+    return parse_show(out, units)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            files=dict(type="list", elements="path", default=[]),
+            checksum_algorithm=dict(type="str", choices=["sha1", "sha256"], default="sha256"),
+            units=dict(type="list", elements="str", default=[]),
+            sysctls=dict(type="list", elements="str", default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    algorithm = module.params["checksum_algorithm"]
+    module.exit_json(
+        changed=False,
+        files={path: read_file(path, algorithm) for path in module.params["files"]},
+        units=read_units(module, module.params["units"]),
+        sysctls={key: read_sysctl(key) for key in module.params["sysctls"]},
+    )
+
+
+if __name__ == "__main__":
+    main()
