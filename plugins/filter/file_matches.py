@@ -39,7 +39,9 @@ EXAMPLES = r"""
     dest: /etc/sysctl.d/99-kubernetes.conf
     content: "{{ wanted }}"
     mode: "0644"
-  when: not (node.files['/etc/sysctl.d/99-kubernetes.conf'] | kubeforge.cluster.file_matches(wanted | hash('sha256'), '0644'))
+  when: >-
+    not (node.files['/etc/sysctl.d/99-kubernetes.conf']
+         | kubeforge.cluster.file_matches(wanted | hash('sha256'), '0644'))
 """
 
 RETURN = r"""
@@ -49,7 +51,8 @@ _value:
 """
 
 
-def file_matches(state, checksum=None, mode=None, type="file"):  # noqa: A002 - the option's name
+def file_matches(state, checksum=None, mode=None, type="file"):
+    """node_info's entry for one path against what a task would write there."""
     if not state or not state.get("exists"):
         return False
     if state.get("type") != type:

@@ -65,7 +65,8 @@ EXAMPLES = r"""
     dest: /etc/containerd/config.toml
     mode: "0644"
   when: >-
-    node.files['/etc/containerd/config.toml'].checksum != lookup('ansible.builtin.template', 'config.toml.j2') | hash('sha256')
+    node.files['/etc/containerd/config.toml'].checksum
+    != lookup('ansible.builtin.template', 'config.toml.j2') | hash('sha256')
 """
 
 RETURN = r"""
@@ -92,14 +93,19 @@ files:
     gid:
       description: The owner's group id.
       type: int
-  sample: {"/etc/containerd/config.toml": {"exists": true, "type": "file", "checksum": "9f86d0…", "mode": "0644", "uid": 0, "gid": 0}}
+  sample:
+    /etc/containerd/config.toml: {"exists": true, "type": "file", "checksum": "9f86d0…", "mode": "0644", "uid": 0}
 units:
-  description: Per unit given, C(LoadState), C(ActiveState), C(UnitFileState) and C(NeedDaemonReload) as C(systemctl show) prints them.
+  description:
+    - Per unit given, C(LoadState), C(ActiveState), C(UnitFileState) and C(NeedDaemonReload) as C(systemctl show)
+      prints them.
   returned: always
   type: dict
-  sample: {"containerd.service": {"LoadState": "loaded", "ActiveState": "active", "UnitFileState": "enabled", "NeedDaemonReload": "no"}}
+  sample:
+    containerd.service: {"LoadState": "loaded", "ActiveState": "active", "UnitFileState": "enabled"}
 sysctls:
-  description: Per kernel parameter given, its value (whitespace collapsed, as C(sysctl -n) prints it); null when the kernel has none.
+  description:
+    - Per kernel parameter given, its value (whitespace collapsed); null when the kernel has none.
   returned: always
   type: dict
   sample: {"net.ipv4.ip_forward": "1"}
@@ -111,7 +117,7 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-UNIT_PROPERTIES = ("LoadState", "ActiveState", "UnitFileState", "NeedDaemonReload")
+UNIT_PROPERTIES = ("Id", "LoadState", "ActiveState", "UnitFileState", "NeedDaemonReload")
 CHUNK = 1 << 20
 
 
@@ -123,8 +129,13 @@ def read_file(path, algorithm):
     kind = os.lstat(path)
     result = {
         "exists": True,
-        "type": "link" if stat.S_ISLNK(kind.st_mode) else "file" if stat.S_ISREG(info.st_mode) else
-        "directory" if stat.S_ISDIR(info.st_mode) else "other",
+        "type": "link"
+        if stat.S_ISLNK(kind.st_mode)
+        else "file"
+        if stat.S_ISREG(info.st_mode)
+        else "directory"
+        if stat.S_ISDIR(info.st_mode)
+        else "other",
         "mode": "%04o" % stat.S_IMODE(info.st_mode),
         "uid": info.st_uid,
         "gid": info.st_gid,
@@ -147,11 +158,13 @@ def read_sysctl(key):
 
 
 def parse_show(text, units):
-    """`systemctl show` prints one block per unit, in the order asked, separated by a blank line."""
-    blocks = [block for block in text.strip().split("\n\n")]
+    """`systemctl show` prints one block per unit, separated by a blank line; Id names the unit as asked."""
     states = {}
-    for unit, block in zip(units, blocks):
-        states[unit] = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+    for block in text.strip().split("\n\n"):
+        properties = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        unit = properties.pop("Id", None)
+        if unit in units:
+            states[unit] = properties
     return states
 
 
@@ -159,7 +172,7 @@ def read_units(module, units):
     if not units:
         return {}
     systemctl = module.get_bin_path("systemctl", required=True)
-    rc, out, err = module.run_command([systemctl, "show", "--property=" + ",".join(UNIT_PROPERTIES), "--"] + units)
+    rc, out, err = module.run_command([systemctl, "show", "--property=" + ",".join(UNIT_PROPERTIES), "--", *units])
     if rc != 0:
         module.fail_json(msg="systemctl show failed: %s" % (err.strip() or out.strip()), rc=rc)
     return parse_show(out, units)
