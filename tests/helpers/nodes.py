@@ -21,6 +21,7 @@ ADMIN = "kubectl --kubeconfig /etc/kubernetes/admin.conf"
 # testinfra's ansible backend runs ansible-inventory and reads ansible.cfg the way the playbooks do.
 os.environ["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"
 os.environ.setdefault("ANSIBLE_CONFIG", str(REPO / "ansible.cfg"))
+TASK_HEADER = re.compile(r"^(?:TASK|RUNNING HANDLER) \[(.*)\] \**$")
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -41,6 +42,18 @@ class Run:
         """Changed tasks over all hosts; -1 when the run printed no recap."""
         recap = self.recap
         return sum(host["changed"] for host in recap.values()) if recap else -1
+
+    @property
+    def changed_tasks(self) -> set[tuple[str, str]]:
+        """(task name without its role, host) of every task or handler that reported changed."""
+        changed, task = set(), ""
+        for line in self.output.splitlines():
+            header = TASK_HEADER.match(line)
+            if header:
+                task = header.group(1).split(" : ", 1)[-1]
+            elif line.startswith("changed: ["):
+                changed.add((task, line[len("changed: [") :].split("]", 1)[0]))
+        return changed
 
     def tail(self, chars: int = 4000) -> str:
         return self.output[-chars:]
