@@ -13,7 +13,7 @@ short_description: Whether a file read by kubeforge.cluster.node_info is already
 version_added: 0.2.0
 description:
   - True when the path exists with the given type, checksum and mode; a task guarded by
-    C(when: not (... | kubeforge.cluster.file_matches(...))) then has nothing to do and is skipped without a
+    C(when - not (... | kubeforge.cluster.file_matches(...))) then has nothing to do and is skipped without a
     module call of its own.
   - A checksum or mode left out is not compared.
 options:
