@@ -16,6 +16,8 @@ P1  no-op converge: cni_config with nothing to change, against kubernetes.core.k
 P2  install, wait false: cni_config against `kubectl apply --server-side` of the same patched objects.
 P3  Flannel vxlan <-> host-gw switch, with N kwok nodes, against the floor: `kubectl delete pods -l app=flannel`
     followed by `kubectl rollout status` of the DaemonSet.
+N1-N3  on real nodes (bench/real_nodes.py): no-op site.yml against facts and a ping, the first site.yml against
+    kubeadm init and join by hand, adding a node.
 It measures time, not a verdict: it never fails because a machine is slow.
 """
 
@@ -37,7 +39,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
+sys.path.insert(0, str(REPO / "bench"))
 from localcluster import ClusterSpec, LocalCluster, Ports  # noqa: E402
+from real_nodes import RealNodes  # noqa: E402
 
 BENCH_BIN = REPO / "bench" / ".venv" / "bin"
 UPSTREAM = Path(os.environ.get("KUBEFORGE_UPSTREAM", REPO.parent / "shared" / "upstream"))
@@ -377,11 +381,13 @@ def main() -> int:
     parser.add_argument(
         "--port-offset", type=int, default=0, help="added to the embedded cluster's ports: to run beside it"
     )
-    parser.add_argument("--cases", default="P1,P2,P3", help="which of P1, P2 (takes P1's objects), P3 to measure")
+    parser.add_argument(
+        "--cases", default="P1,P2,P3,N", help="which of P1, P2 (takes P1's objects), P3, N (real nodes) to measure"
+    )
     options = parser.parse_args()
     cases = set(options.cases.split(","))
-    if cases - {"P1", "P2", "P3"} or ("P2" in cases and "P1" not in cases):
-        parser.error("--cases takes P1, P2 and P3, separated by commas; P2 applies P1's objects and needs P1")
+    if cases - {"P1", "P2", "P3", "N"} or ("P2" in cases and "P1" not in cases):
+        parser.error("--cases takes P1, P2, P3 and N, separated by commas; P2 applies P1's objects and needs P1")
     pairs, sizes = (1, [3]) if options.quick else (options.pairs, [int(n) for n in options.sizes.split(",")])
     sys.path.insert(0, str(REPO / ".collections"))
     if options.port_offset == 0 and LocalCluster().is_healthy():
@@ -409,6 +415,9 @@ def main() -> int:
             switch = {nodes: bench.p3_switch(nodes, ping) for nodes in sizes} if "P3" in cases else {}
         finally:
             bench.cluster.down()
+        if "N" in cases:
+            (Path(workdir) / "nodes").mkdir()
+            RealNodes(Path(workdir) / "nodes", bench.add).measure(pairs)
         if len(switch) > 1:
             small, large = switch[min(sizes)], switch[max(sizes)]
             bench.add(
