@@ -37,6 +37,14 @@ options:
     type: str
     choices: [sha1, sha256]
     default: sha256
+  checksum_cache:
+    description:
+      - A JSON file that keeps each checksum with the file's device, inode, size, modification and change time,
+        as git's index does; a file whose five are unchanged is not read again. Meant for large files that
+        seldom change, such as release binaries on the controller.
+      - The only file the module writes (even in check mode); it reports RV(ignore:changed=false) all the same,
+        since a cache is no state of the node. A cache that cannot be read is rebuilt.
+    type: path
   units:
     description: systemd units to read, with C(systemctl show).
     type: list
@@ -112,8 +120,10 @@ sysctls:
 """
 
 import hashlib
+import json
 import os
 import stat
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -121,7 +131,7 @@ UNIT_PROPERTIES = ("Id", "LoadState", "ActiveState", "UnitFileState", "NeedDaemo
 CHUNK = 1 << 20
 
 
-def read_file(path, algorithm):
+def read_file(path, algorithm, cache=None):
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -141,12 +151,43 @@ def read_file(path, algorithm):
         "gid": info.st_gid,
     }
     if stat.S_ISREG(info.st_mode):
-        digest = hashlib.new(algorithm)
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(CHUNK), b""):
-                digest.update(chunk)
-        result["checksum"] = digest.hexdigest()
+        key = [algorithm, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+        cached = (cache or {}).get(path)
+        if cached and cached.get("key") == key:
+            result["checksum"] = cached["checksum"]
+        else:
+            result["checksum"] = checksum(path, algorithm)
+            if cache is not None:
+                cache[path] = {"key": key, "checksum": result["checksum"]}
     return result
+
+
+def checksum(path, algorithm):
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_cache(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            cache = json.load(handle)
+        return cache if isinstance(cache, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def save_cache(path, cache):
+    """Atomically, so that two runs at once leave one whole cache; without files that are gone."""
+    cache = {name: entry for name, entry in cache.items() if os.path.exists(name)}
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    handle, scratch = tempfile.mkstemp(dir=directory, prefix=".checksums.")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        json.dump(cache, out)
+    os.replace(scratch, path)
 
 
 def read_sysctl(key):
@@ -183,15 +224,25 @@ def main():
         argument_spec=dict(
             files=dict(type="list", elements="path", default=[]),
             checksum_algorithm=dict(type="str", choices=["sha1", "sha256"], default="sha256"),
+            checksum_cache=dict(type="path"),
             units=dict(type="list", elements="str", default=[]),
             sysctls=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
     algorithm = module.params["checksum_algorithm"]
+    cache_path = module.params["checksum_cache"]
+    cache = load_cache(cache_path) if cache_path else None
+    before = json.dumps(cache, sort_keys=True)
+    files = {path: read_file(path, algorithm, cache) for path in module.params["files"]}
+    if cache_path and json.dumps(cache, sort_keys=True) != before:
+        try:
+            save_cache(cache_path, cache)
+        except OSError as error:
+            module.warn("could not write the checksum cache %s: %s" % (cache_path, error))
     module.exit_json(
         changed=False,
-        files={path: read_file(path, algorithm) for path in module.params["files"]},
+        files=files,
         units=read_units(module, module.params["units"]),
         sysctls={key: read_sysctl(key) for key in module.params["sysctls"]},
     )

@@ -8,6 +8,7 @@ import os
 
 from ansible_collections.kubeforge.cluster.plugins.filter.file_matches import file_matches
 from ansible_collections.kubeforge.cluster.plugins.filter.files_differ import files_differ
+from ansible_collections.kubeforge.cluster.plugins.modules import node_info
 from ansible_collections.kubeforge.cluster.plugins.modules.node_info import parse_show, read_file, read_sysctl
 
 CONTENT = "[plugins]\n"
@@ -88,3 +89,30 @@ def test_read_sysctl_collapses_whitespace_and_knows_no_missing_key():
     assert read_sysctl("kernel.ostype") == "Linux"
     assert read_sysctl("net.ipv4.ip_local_port_range").count(" ") == 1
     assert read_sysctl("kernel.no_such_parameter") is None
+
+
+def test_the_checksum_cache_reads_a_file_again_only_when_it_changed(tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text(CONTENT)
+    cache_file = tmp_path / "cache" / "checksums.json"
+    reads = []
+    original = node_info.checksum
+    monkeypatch.setattr(node_info, "checksum", lambda path, algorithm: reads.append(path) or original(path, algorithm))
+
+    def read():
+        cache = node_info.load_cache(str(cache_file))
+        result = read_file(str(config), "sha256", cache)
+        node_info.save_cache(str(cache_file), cache)
+        return result["checksum"]
+
+    assert read() == SHA256
+    assert read() == SHA256
+    assert reads == [str(config)]
+    # The same size, a new modification time: read again, and the new content is what counts.
+    config.write_text(CONTENT.upper())
+    os.utime(config, ns=(1, 1))
+    assert read() == hashlib.sha256(CONTENT.upper().encode()).hexdigest()
+    assert len(reads) == 2
+    cache_file.write_text("not json")
+    assert read() == hashlib.sha256(CONTENT.upper().encode()).hexdigest()
+    assert len(reads) == 3
