@@ -42,7 +42,7 @@ options:
       - A JSON file that keeps each checksum with the file's device, inode, size, modification and change time,
         as git's index does; a file whose five are unchanged is not read again. Meant for large files that
         seldom change, such as release binaries on the controller.
-      - The only file the module writes (even in check mode); it reports RV(ignore:changed=false) all the same,
+      - The only file the module writes, and not in check mode; it reports RV(ignore:changed=false) all the same,
         since a cache is no state of the node. A cache that cannot be read is rebuilt.
     type: path
   units:
@@ -235,7 +235,7 @@ def main():
     cache = load_cache(cache_path) if cache_path else None
     before = json.dumps(cache, sort_keys=True)
     files = {path: read_file(path, algorithm, cache) for path in module.params["files"]}
-    if cache_path and json.dumps(cache, sort_keys=True) != before:
+    if cache_path and not module.check_mode and json.dumps(cache, sort_keys=True) != before:
         try:
             save_cache(cache_path, cache)
         except OSError as error:
