@@ -15,17 +15,19 @@ description:
   - Reads the checksum, mode and owner of files, the state of systemd units and the values of sysctls, so that
     a role can compare them with what it would write and skip the writes that would change nothing.
   - One module call per host instead of one per file; on a re-run that is where the roles' time goes.
-  - Reads only; never changes anything.
+  - Changes nothing on the node; the one file it may write is its own checksum cache, O(checksum_cache).
 author:
   - kubeforge maintainers (@kubeforge)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
     support: full
-    details: The module only reads.
+    details: The module reads; in check mode it does not write its checksum cache either.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode).
     support: none
+  platform:
+    platforms: posix
 options:
   files:
     description: Paths to read. A path that does not exist is reported with RV(files.exists=false).
