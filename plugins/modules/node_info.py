@@ -53,7 +53,9 @@ options:
     elements: str
     default: []
   sysctls:
-    description: Kernel parameters to read from C(/proc/sys), in dotted form (C(net.ipv4.ip_forward)).
+    description:
+      - Kernel parameters to read from C(/proc/sys), in dotted form (C(net.ipv4.ip_forward)), or with slashes where a
+        part has a dot of its own (C(net/ipv4/conf/eth0.100/rp_filter)).
     type: list
     elements: str
     default: []
@@ -194,7 +196,9 @@ def save_cache(path, cache):
 
 def read_sysctl(key):
     try:
-        with open(os.path.join("/proc/sys", key.replace(".", "/")), encoding="utf-8") as handle:
+        # As sysctl(8): a key with a slash is a path already (net/ipv4/conf/eth0.100/rp_filter).
+        path = key if "/" in key else key.replace(".", "/")
+        with open(os.path.join("/proc/sys", path), encoding="utf-8") as handle:
             return " ".join(handle.read().split())
     except OSError:
         return None

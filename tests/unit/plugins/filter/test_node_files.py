@@ -89,6 +89,7 @@ def test_read_sysctl_collapses_whitespace_and_knows_no_missing_key():
     assert read_sysctl("kernel.ostype") == "Linux"
     assert read_sysctl("net.ipv4.ip_local_port_range").count(" ") == 1
     assert read_sysctl("kernel.no_such_parameter") is None
+    assert read_sysctl("kernel/ostype") == "Linux"
 
 
 def test_the_checksum_cache_reads_a_file_again_only_when_it_changed(tmp_path, monkeypatch):
