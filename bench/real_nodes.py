@@ -84,17 +84,16 @@ class RealNodes:
         if done.returncode != 0:
             raise SystemExit(f"{playbook} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
         timing = json.loads(self.timing.read_text())
-        recap = {}
-        for line in done.stdout.splitlines():
-            parts = line.split()
-            if len(parts) > 3 and parts[1] == ":" and parts[3].startswith("changed="):
-                recap[parts[0]] = int(parts[3].split("=")[1])
         tasks = sum(len(play["tasks"]) for play in timing["plays"])
-        return {"seconds": seconds, "plays": timing["plays"], "tasks": tasks, "changed": recap}
+        return {"seconds": seconds, "plays": timing["plays"], "tasks": tasks, "changed": timing["changed"]}
+
+    @staticmethod
+    def on_node(name: str, command: str) -> list[str]:
+        return [str(VENV_BIN / "python"), "tools/nodes.py", "exec", name, "bash", "-c", command]
 
     def node(self, name: str, command: str, check: bool = True) -> str:
         done = subprocess.run(
-            [str(VENV_BIN / "python"), "tools/nodes.py", "exec", name, "bash", "-c", command],
+            self.on_node(name, command),
             cwd=REPO,
             capture_output=True,
             text=True,
@@ -118,8 +117,8 @@ class RealNodes:
         self.add(
             [
                 "N1 no-op site.yml, 3 real nodes",
-                f"{median(ours):.1f}s",
-                f"floor {median(floor):.1f}s",
+                f"{statistics.median(run['seconds'] for run in ours):.1f}s",
+                f"floor {statistics.median(run['seconds'] for run in floor):.1f}s",
                 f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})",
                 f"{ours[-1]['tasks']} tasks, changed={changed}",
                 "",
@@ -134,7 +133,9 @@ class RealNodes:
         for name in [*NODES, ADDED]:
             self.node(
                 name,
-                "kubeadm reset --force >/dev/null 2>&1; rm -rf /etc/cni/net.d/*; "
+                # What kubeadm reset leaves of the pod network: the CNI configuration, Flannel's subnet lease,
+                # host-local's addresses and the devices, as a fresh node has none of them.
+                "kubeadm reset --force >/dev/null 2>&1; rm -rf /etc/cni/net.d/* /run/flannel /var/lib/cni; "
                 "ip link del flannel.1 2>/dev/null; ip link del cni0 2>/dev/null; true",
             )
 
@@ -146,10 +147,9 @@ class RealNodes:
         started = time.monotonic()
         self.node(NODES[0], f"kubeadm init --config /etc/kubernetes/kubeforge/kubeadm.yaml {preflight} >/dev/null 2>&1")
         join = self.node(NODES[0], "kubeadm token create --print-join-command").strip()
-        command = [str(VENV_BIN / "python"), "tools/nodes.py", "exec"]
         workers = [
             subprocess.Popen(
-                [*command, name, "bash", "-c", f"{join} {preflight}"],
+                self.on_node(name, f"{join} {preflight}"),
                 cwd=REPO,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -228,7 +228,3 @@ class RealNodes:
             self.n2_bootstrap(first)
         finally:
             self.make("nodes-down")
-
-
-def median(runs: list[dict]) -> float:
-    return statistics.median(run["seconds"] for run in runs)

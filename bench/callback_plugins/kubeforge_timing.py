@@ -1,4 +1,5 @@
-"""Where a playbook's time goes: wall time per play and per task, written as JSON for bench/bench.py.
+"""Where a playbook's time goes: wall time per play and per task, and the changed tasks per host (the recap's
+figure), written as JSON for bench/real_nodes.py.
 
 Enabled by the benchmark only (ANSIBLE_CALLBACK_PLUGINS=bench/callback_plugins, ANSIBLE_CALLBACKS_ENABLED=
 kubeforge_timing); it writes to $KUBEFORGE_TIMING_FILE and prints nothing.
@@ -15,8 +16,10 @@ from ansible.plugins.callback import CallbackBase
 DOCUMENTATION = """
 name: kubeforge_timing
 type: aggregate
-short_description: Wall time per play and per task, as JSON
-description: Writes the plays and tasks with their wall time to the file in KUBEFORGE_TIMING_FILE.
+short_description: Wall time per play and per task, and changed per host, as JSON
+description:
+  - Writes the plays and tasks with their wall time, and each host's changed count, to the file in
+    KUBEFORGE_TIMING_FILE.
 options: {}
 """
 
@@ -80,5 +83,8 @@ class CallbackModule(CallbackBase):
         self._close_play(now)
         path = os.environ.get("KUBEFORGE_TIMING_FILE")
         if path:
+            changed = {host: stats.summarize(host)["changed"] for host in sorted(stats.processed)}
             with open(path, "w", encoding="utf-8") as out:
-                json.dump({"seconds": round(now - self.started, 3), "plays": self.plays}, out, indent=1)
+                json.dump(
+                    {"seconds": round(now - self.started, 3), "plays": self.plays, "changed": changed}, out, indent=1
+                )

@@ -239,9 +239,9 @@ def main():
     algorithm = module.params["checksum_algorithm"]
     cache_path = module.params["checksum_cache"]
     cache = load_cache(cache_path) if cache_path else None
-    before = json.dumps(cache, sort_keys=True)
+    before = dict(cache or {})
     files = {path: read_file(path, algorithm, cache) for path in module.params["files"]}
-    if cache_path and not module.check_mode and json.dumps(cache, sort_keys=True) != before:
+    if cache_path and not module.check_mode and cache != before:
         try:
             save_cache(cache_path, cache)
         except OSError as error:
