@@ -88,12 +88,22 @@ _raw:
       description: Ports the way of installing in O(installer) needs (the operator's Typha - C(5473/tcp)).
       type: list
       elements: str
+    node_cidr_mask_sizes:
+      description:
+        - The size of each node's share of the pod network per family, C({ipv4: 24, ipv6: 64}) - kubeadm's
+          controller-manager C(node-cidr-mask-size-ipv4) and C(-ipv6).
+      type: dict
+    dual_stack_backends:
+      description: The backends that carry IPv6 pods beside IPv4 ones (empty where the CNI is not built for it here).
+      type: list
+      elements: str
 """
 
 from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     CALICO_OPTIONS,
+    NODE_CIDR_MASK_SIZES,
     NODE_KERNEL_FEATURES,
     backend_names,
     backend_spec,
@@ -128,6 +138,12 @@ class LookupModule(LookupBase):
                     "option_ports": option_needs(name, options, "ports"),
                     "option_kernel": option_needs(name, options, "kernel"),
                     "installer_ports": ports_of_installer,
+                    "node_cidr_mask_sizes": dict(NODE_CIDR_MASK_SIZES),
+                    "dual_stack_backends": [
+                        backend
+                        for backend in backends
+                        if not spec.get("no_dual_stack") and backend_spec(name, backend)["ipv6"]
+                    ],
                 }
             )
         return entries

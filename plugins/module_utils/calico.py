@@ -24,6 +24,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix impor
 )
 from ansible_collections.kubeforge.cluster.plugins.module_utils.driver import CniDriver
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import LiveStateError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.networks import by_family
 
 BIRD_PROBE_FLAGS = {"livenessProbe": ("-felix-live", "-bird-live"), "readinessProbe": ("-felix-ready", "-bird-ready")}
 POOL_ENV = {"ipipMode": "CALICO_IPV4POOL_IPIP", "vxlanMode": "CALICO_IPV4POOL_VXLAN"}
@@ -31,6 +32,16 @@ POOL_CIDR_ENV = "CALICO_IPV4POOL_CIDR"
 ADDRESS_ENV = "IP_AUTODETECTION_METHOD"
 IPPOOL_API = "crd.projectcalico.org/v1"
 FELIX_ENCAP_FIELDS = {"ipipMode": "ipipEnabled", "vxlanMode": "vxlanEnabled"}
+# What calico-node needs to give pods IPv6 addresses too (Calico docs, networking/ipam/ipv6, "Enable dual stack"):
+# the IPv6 pool it creates at first start, an IPv6 address of its own, Felix's IPv6 data plane; and the CNI
+# configuration's assign_ipv6.
+IPV6_POOL_ENV = {"cidr": "CALICO_IPV6POOL_CIDR", "vxlanMode": "CALICO_IPV6POOL_VXLAN"}
+IPV6_ENV = {"IP6": "autodetect", "FELIX_IPV6SUPPORT": "true"}
+ADDRESS_ENV_IPV6 = "IP6_AUTODETECTION_METHOD"
+CNI_CONFIG_KEY = "cni_network_config"
+# calico-ipam's object in cni_network_config, which is a template (__CNI_MTU__ is not JSON), so edited as text.
+CALICO_IPAM_RE = re.compile(r'^([ \t]*)("type"\s*:\s*"calico-ipam")([^{}]*)(\})', re.MULTILINE)
+ASSIGN_RE = re.compile(r'\s*,\s*"assign_ipv[46]"\s*:\s*"[^"]*"')
 
 
 def pool_modes(backend, encapsulation):
@@ -63,8 +74,15 @@ def backend_of(calico_backend, modes):
     return "bgp" if calico_backend in ("bird", None, "") else calico_backend
 
 
+def ipv6_pool_modes(backend, encapsulation):
+    """An IPv6 pool's modes: the backend's VXLAN mode, never IPIP (which IPv6 pools cannot have)."""
+    modes = pool_modes(backend, encapsulation)
+    modes["ipipMode"] = "Never"
+    return modes
+
+
 def desired_ippool(live, name, pod_cidr, block_size, modes):
-    """The default IPv4 pool: created as calico-node would at first start, then only its modes change."""
+    """A default pool: created as calico-node would at first start, then only its modes change."""
     if live is None:
         spec = {"cidr": pod_cidr, "blockSize": block_size, "natOutgoing": True, "nodeSelector": "all()"}
         spec.update(modes)
@@ -134,20 +152,41 @@ def autodetection_method(node_address):
     return NODE_ADDRESS_METHODS[method]["calico"].format(value)
 
 
+def desired_cni_network_config(text):
+    """cni_network_config with calico-ipam assigning an address of each family (assign_ipv4/assign_ipv6)."""
+
+    def assign_both(match):
+        indent, kind, rest, brace = match.groups()
+        rest = ASSIGN_RE.sub("", rest)
+        closing = rest[len(rest.rstrip()) :]
+        pad = ",\n" + indent
+        assign = pad + '"assign_ipv4": "true"' + pad + '"assign_ipv6": "true"'
+        return indent + kind + rest.rstrip() + assign + closing + brace
+
+    return CALICO_IPAM_RE.sub(assign_both, text, count=1)
+
+
 def desired_calico_container(container, backend, encapsulation, pod_cidr, node_address=None):
     """The calico-node container: probes for the backend and the pool env calico-node would use to
     recreate the default pool, kept equal to the live pool so a recreated pool is the same; the node
-    address method when one is asked for."""
+    address method when one is asked for. With an IPv6 network: the IPv6 pool's env, IP6 and Felix's IPv6."""
     container = copy.deepcopy(container)
     bird_runs = CALICO_BACKENDS[backend]["calico_backend"] == "bird"
     for probe in BIRD_PROBE_FLAGS:
         command = ((container.get(probe) or {}).get("exec") or {}).get("command")
         if command:
             container[probe]["exec"]["command"] = desired_probe_command(command, probe, bird_runs)
+    networks = by_family(pod_cidr)
     wanted_env = dict((POOL_ENV[field], value) for field, value in pool_modes(backend, encapsulation).items())
-    wanted_env[POOL_CIDR_ENV] = pod_cidr
+    wanted_env[POOL_CIDR_ENV] = str(networks[4])
     if node_address:
         wanted_env[ADDRESS_ENV] = autodetection_method(node_address)
+    if 6 in networks:
+        wanted_env.update(IPV6_ENV)
+        wanted_env[IPV6_POOL_ENV["cidr"]] = str(networks[6])
+        wanted_env[IPV6_POOL_ENV["vxlanMode"]] = ipv6_pool_modes(backend, encapsulation)["vxlanMode"]
+        if node_address:
+            wanted_env[ADDRESS_ENV_IPV6] = autodetection_method(node_address)
     env = container.setdefault("env", [])
     for item in env:
         if item.get("name") in wanted_env:
@@ -158,18 +197,18 @@ def desired_calico_container(container, backend, encapsulation, pod_cidr, node_a
     return container
 
 
-def backend_pool_index(pools, default_name, name_of, cidr_of):
-    """Which of the pools the backend lives in: the default-named IPv4 one, or the only IPv4 one (adopted under its
-    name); None when neither. name_of/cidr_of read an IPPool or an Installation's ipPools entry."""
-    ipv4 = [i for i, pool in enumerate(pools) if ":" not in cidr_of(pool)]
-    named = [i for i in ipv4 if name_of(pools[i]) == default_name]
-    return (named or (ipv4 if len(ipv4) == 1 else [None]))[0]
+def backend_pool_index(pools, default_name, name_of, cidr_of, family=4):
+    """Which of the pools the backend lives in: the default-named one of the family, or the only one of it (adopted
+    under its name); None when neither. name_of/cidr_of read an IPPool or an Installation's ipPools entry."""
+    same = [i for i, pool in enumerate(pools) if (":" in cidr_of(pool)) == (family == 6)]
+    named = [i for i in same if name_of(pools[i]) == default_name]
+    return (named or (same if len(same) == 1 else [None]))[0]
 
 
-def pick_pool(pools, default_name):
-    """The IPPool the backend lives in (backend_pool_index), or None."""
+def pick_pool(pools, default_name, family=4):
+    """The IPPool the backend lives in (backend_pool_index), or None; family 6: the IPv6 one, by the same rule."""
     index = backend_pool_index(
-        pools, default_name, lambda p: p["metadata"]["name"], lambda p: p["spec"].get("cidr", ":")
+        pools, default_name, lambda p: p["metadata"]["name"], lambda p: p["spec"].get("cidr", ":"), family
     )
     return None if index is None else pools[index]
 
@@ -179,9 +218,12 @@ class CalicoDriver(CniDriver):
     managed_env = (*POOL_ENV.values(), POOL_CIDR_ENV)
 
     def read(self, client, live):
-        live.pool = pick_pool(client.list(IPPOOL_API, "IPPool"), self.spec["ippool"])
-        if live.pool:
-            check_pool_modes(live.pool)
+        pools = client.list(IPPOOL_API, "IPPool")
+        live.pool = pick_pool(pools, self.spec["ippool"])
+        live.pool6 = pick_pool(pools, self.spec["ippool_ipv6"], family=6)
+        for pool in (live.pool, live.pool6):
+            if pool:
+                check_pool_modes(pool)
         live.felix = client.get(IPPOOL_API, "FelixConfiguration", "default")
 
     def pool_spec(self, live):
@@ -194,7 +236,8 @@ class CalicoDriver(CniDriver):
         return backend_of(data.get("calico_backend"), self.pool_spec(live))
 
     def live_pod_cidr(self, live):
-        return self.pool_spec(live).get("cidr")
+        cidrs = [(pool or {}).get("spec", {}).get("cidr") for pool in (live.pool, live.pool6)]
+        return ",".join(cidr for cidr in cidrs if cidr) or None
 
     def live_encapsulation(self, live):
         field = CALICO_BACKENDS.get(self.live_backend(live), {}).get("pool_mode")
@@ -214,6 +257,8 @@ class CalicoDriver(CniDriver):
                 "rewriting it as %s" % wanted
             )
         data["calico_backend"] = wanted
+        if 6 in by_family(pod_cidr) and CNI_CONFIG_KEY in data:
+            data[CNI_CONFIG_KEY] = desired_cni_network_config(data[CNI_CONFIG_KEY])
         if request.mtu is not None:
             data["veth_mtu"] = str(request.mtu)
         return desired
@@ -240,15 +285,26 @@ class CalicoDriver(CniDriver):
             runner.wait_for_restart()
 
     def write_pool(self, runner):
-        live, client = runner.live, runner.client
-        modes = pool_modes(runner.req.backend, runner.req.encapsulation)
-        name = live.pool["metadata"]["name"] if live.pool else self.spec["ippool"]
-        live.pool = runner.writer.ensure(
-            live.pool,
-            lambda current: desired_ippool(current, name, runner.pod_cidr, self.spec["ippool_block_size"], modes),
-            lambda: client.get(IPPOOL_API, "IPPool", name),
-        )[0]
+        live = runner.live
+        req = runner.req
+        modes = pool_modes(req.backend, req.encapsulation)
+        networks = by_family(runner.pod_cidr)
+        live.pool = self.ensure_pool(runner, live.pool, "ippool", networks[4], modes)
+        if 6 in networks:
+            live.pool6 = self.ensure_pool(
+                runner, live.pool6, "ippool_ipv6", networks[6], ipv6_pool_modes(req.backend, req.encapsulation)
+            )
         write_felix_configuration(runner, modes)
+
+    def ensure_pool(self, runner, live_pool, spec_key, network, modes):
+        """The pool of one family, as desired_ippool makes it; spec_key names its default name and block size."""
+        name = live_pool["metadata"]["name"] if live_pool else self.spec[spec_key]
+        block_size = self.spec[spec_key + "_block_size"]
+        return runner.writer.ensure(
+            live_pool,
+            lambda current: desired_ippool(current, name, str(network), block_size, modes),
+            lambda: runner.client.get(IPPOOL_API, "IPPool", name),
+        )[0]
 
     def report(self, runner, result):
         result["encapsulation"] = runner.req.encapsulation

@@ -16,6 +16,10 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import In
 
 MTU_RANGE = (576, 9000)
 
+# The size of each node's share of the pod network per family (kube-controller-manager's --node-cidr-mask-size-ipv4
+# and -ipv6 defaults, which kubeadm validates the podSubnet against).
+NODE_CIDR_MASK_SIZES = {"ipv4": 24, "ipv6": 64}
+
 # cni_config's options that go into net-conf.json's Backend object: the key there, and what is valid.
 FLANNEL_OPTIONS = {
     "vni": {"key": "VNI", "type": "int", "range": (1, 16777215)},
@@ -31,21 +35,32 @@ FLANNEL_OPTIONS = {
 FLANNEL_BACKENDS = {
     # options it takes, encapsulation overhead in bytes, ports to open, devices it creates on every node
     # (flannel never deletes them), whether it routes pod subnets through the node's NIC (those routes
-    # outlive it), kernel features it needs on every node
+    # outlive it), kernel features it needs on every node, whether it carries IPv6 (dual stack): "Dual-stack works
+    # only with vxlan, wireguard and host-gw" (flannel Documentation/configuration.md)
     "vxlan": {
         "options": ("vni", "port", "direct_routing", "gbp", "mtu"),
         "overhead": 50,
         "ports": ("8472/udp",),
-        "devices": ("flannel.{vni}",),
+        "devices": ("flannel.{vni}", "flannel-v6.{vni}"),
         "kernel": ("vxlan",),
+        "ipv6": True,
     },
-    "host-gw": {"options": (), "overhead": 0, "ports": (), "devices": (), "node_routes": True, "kernel": ()},
+    "host-gw": {
+        "options": (),
+        "overhead": 0,
+        "ports": (),
+        "devices": (),
+        "node_routes": True,
+        "kernel": (),
+        "ipv6": True,
+    },
     "wireguard": {
         "options": ("psk", "listen_port", "wireguard_mode", "mtu"),
         "overhead": 80,
         "ports": ("51820/udp",),
         "devices": ("flannel-wg", "flannel-wg-v6"),
         "kernel": ("wireguard",),
+        "ipv6": True,
     },
     # Built for linux/amd64 only; opens /dev/net/tun, which the stock manifest's container may not.
     "udp": {
@@ -56,6 +71,7 @@ FLANNEL_BACKENDS = {
         "kernel": ("tun",),
         "arches": ("amd64",),
         "privileged": True,
+        "ipv6": False,
         "warning": "flannel's udp backend is meant for debugging and runs on linux/amd64 only; it opens "
         "/dev/net/tun, so the kube-flannel container runs privileged",
     },
@@ -66,20 +82,31 @@ FLANNEL_BACKENDS = {
         "ports": ("ipip",),
         "devices": ("flannel.ipip",),
         "kernel": ("ipip",),
+        "ipv6": False,
         "warning": "flannel's ipip backend is experimental upstream and IPv4 only",
     },
 }
 
 CALICO_BACKENDS = {
     # calico_backend is the calico-config key (bird|vxlan|none); ipip/vxlan say which IPPool mode the
-    # backend drives. `ipip` is NOT a value of calico_backend: IP-in-IP is bird plus ipipMode.
-    "bgp": {"calico_backend": "bird", "pool_mode": None, "overhead": 0, "ports": ("179/tcp",), "kernel": ()},
+    # backend drives. `ipip` is NOT a value of calico_backend: IP-in-IP is bird plus ipipMode. ipv6: whether an
+    # IPv6 pool can have the backend's mode - "IPIP is not supported on IPv6 pools" (the ippools CRD's rule,
+    # v3.32.1; Calico docs networking/ipam/ipv6: IPv6 pools take VXLAN or no encapsulation).
+    "bgp": {
+        "calico_backend": "bird",
+        "pool_mode": None,
+        "overhead": 0,
+        "ports": ("179/tcp",),
+        "kernel": (),
+        "ipv6": True,
+    },
     "ipip": {
         "calico_backend": "bird",
         "pool_mode": "ipipMode",
         "overhead": 20,
         "ports": ("179/tcp", "ipip"),
         "kernel": ("ipip",),
+        "ipv6": False,
     },
     "vxlan": {
         "calico_backend": "vxlan",
@@ -87,6 +114,7 @@ CALICO_BACKENDS = {
         "overhead": 50,
         "ports": ("4789/udp",),
         "kernel": ("vxlan",),
+        "ipv6": True,
     },
 }
 
@@ -202,6 +230,9 @@ CNIS = {
         "config_settings": ("calico_backend", "veth_mtu", "typha_service_name"),
         "ippool": "default-ipv4-ippool",
         "ippool_block_size": 26,
+        # The IPv6 pool of a dual-stack cluster, as calico-node names and sizes it (CALICO_IPV6POOL_CIDR).
+        "ippool_ipv6": "default-ipv6-ippool",
+        "ippool_ipv6_block_size": 122,
         # An install by the Tigera operator: it owns calico-node (in its own namespace) and the IP pools, and
         # reverts direct edits of them; the backend lives in its Installation.
         "operator": {
@@ -237,6 +268,10 @@ CNIS = {
         "calico_container": "calico-node",
         "version_container": "calico-node",
         "config_settings": ("net-conf.json", "veth_mtu", "typha_service_name", "canal_iface", "masquerade"),
+        # Why an IPv6 pod network is refused: what would have to change beyond flannel's net-conf.json.
+        "no_dual_stack": "canal.yaml's CNI configuration takes one host-local range (usePodCidr) and runs Felix with "
+        "FELIX_IPV6SUPPORT=false, and this collection does not rewrite them; use cni=flannel or cni=calico for a "
+        "dual-stack pod network",
     },
 }
 
@@ -340,3 +375,23 @@ def operator_bgp(backend):
 
 def mtu_overhead(cni, backend):
     return backend_spec(cni, backend)["overhead"]
+
+
+def check_dual_stack(cni, backend):
+    """Refuse an IPv6 pod network where the CNI or its backend cannot carry one, naming what can."""
+    spec = cni_spec(cni)
+    if spec.get("no_dual_stack"):
+        raise InputError("pod_cidr has an IPv6 network, but %s" % spec["no_dual_stack"])
+    if not spec["backends"][backend]["ipv6"]:
+        usable = [name for name, entry in spec["backends"].items() if entry["ipv6"]]
+        raise InputError(
+            "backend=%s of %s cannot carry IPv6 pods (%s); with an IPv6 pod network use one of: %s"
+            % (backend, cni, IPV6_REFUSALS[spec["networking"]], ", ".join(usable))
+        )
+
+
+# Where upstream says a backend carries no IPv6.
+IPV6_REFUSALS = {
+    "flannel": 'flannel Documentation/configuration.md: "Dual-stack works only with vxlan, wireguard and host-gw"',
+    "calico": 'Calico\'s ippools CRD: "IPIP is not supported on IPv6 pools"',
+}

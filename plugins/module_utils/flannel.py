@@ -17,6 +17,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix impor
 )
 from ansible_collections.kubeforge.cluster.plugins.module_utils.driver import CniDriver
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import LiveStateError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.networks import by_family, cidr_items
 
 NET_CONF_KEY = "net-conf.json"
 # Marks a privilege this collection granted, so that only that one is taken back.
@@ -44,7 +45,11 @@ def desired_net_conf(live, pod_cidr, backend, backend_keys):
     without it flannel silently falls back to udp.
     """
     conf = copy.deepcopy(live) if live else {}
-    conf["Network"] = pod_cidr
+    networks = by_family(pod_cidr)
+    conf["Network"] = str(networks[4])
+    if 6 in networks:
+        # flanneld reads each family's switch; EnableIPv4 is its default, written so the file says both.
+        conf.update({"EnableIPv4": True, "EnableIPv6": True, "IPv6Network": str(networks[6])})
     live_backend = conf.get("Backend") if isinstance(conf.get("Backend"), dict) else {}
     new_backend = dict(live_backend) if live_backend.get("Type") == backend else {}
     new_backend["Type"] = backend
@@ -55,6 +60,15 @@ def desired_net_conf(live, pod_cidr, backend, backend_keys):
 
 def dump_net_conf(conf):
     return json.dumps(conf, indent=2, sort_keys=False) + "\n"
+
+
+def net_conf_networks(conf):
+    """The pod networks a net-conf.json configures, as kubeadm's comma string: Network, and IPv6Network where
+    EnableIPv6 is on (flanneld ignores it otherwise)."""
+    networks = [conf.get("Network")] if conf.get("EnableIPv4", True) else []
+    if conf.get("EnableIPv6"):
+        networks.append(conf.get("IPv6Network"))
+    return ",".join(network for network in networks if network) or None
 
 
 def live_backend_type(conf):
@@ -84,12 +98,25 @@ def stale_node_state(old_conf, new_conf, nodes):
         routes = []
         if leaves_routes:
             routes = [
-                "%s via %s" % (other["pod_cidr"], other["internal_ip"])
+                "%s via %s" % (cidr, gateway)
                 for other_name, other in sorted(nodes.items())
-                if other_name != name and other["pod_cidr"] and other["internal_ip"]
+                if other_name != name
+                for cidr, gateway in node_gateways(other)
             ]
         state.append({"node": name, "devices": devices, "routes": routes})
     return state
+
+
+def node_gateways(node):
+    """(pod subnet, the node's address in that family) of each family host-gw routes: IPv4 through the node's
+    InternalIP, IPv6 through the address flanneld published for it (its public-ipv6 annotation)."""
+    gateways = {4: node["internal_ip"], 6: node.get("flannel_public_ipv6")}
+    pairs = []
+    for cidr in node.get("pod_cidrs") or cidr_items(node["pod_cidr"]):
+        gateway = gateways[6 if ":" in cidr else 4]
+        if gateway:
+            pairs.append((cidr, gateway))
+    return pairs
 
 
 def set_backend_privilege(daemonset, container, backend):
@@ -155,18 +182,23 @@ class FlannelDriver(CniDriver):
 
     def live_pod_cidr(self, live):
         conf = self.net_conf(live.configmap)
-        return conf.get("Network") if conf else None
+        return net_conf_networks(conf) if conf else None
 
     def started_with(self, configmap):
         return {NET_CONF_KEY: self.net_conf(configmap) or {}}
 
     def check_nodes(self, live, pod_cidr):
-        missing = sorted(name for name, node in live.nodes.items() if not node["pod_cidr"])
+        families = set(by_family(pod_cidr))
+        missing = sorted(
+            name
+            for name, node in live.nodes.items()
+            if families - set(6 if ":" in cidr else 4 for cidr in node["pod_cidrs"])
+        )
         if missing:
             raise LiveStateError(
-                "nodes without spec.podCIDR: %s; %s takes each node's subnet from it, so "
-                "kube-controller-manager must run with --allocate-node-cidrs=true --cluster-cidr=%s "
-                "(kubeadm networking.podSubnet)" % (", ".join(missing), self.cni, pod_cidr)
+                "nodes without a spec.podCIDRs subnet of each family of %s: %s; %s takes each node's subnets from it, "
+                "so kube-controller-manager must run with --allocate-node-cidrs=true --cluster-cidr=%s "
+                "(kubeadm networking.podSubnet)" % (pod_cidr, ", ".join(missing), self.cni, pod_cidr)
             )
 
     def desired_configmap(self, configmap, request, pod_cidr, warn):

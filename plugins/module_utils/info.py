@@ -15,13 +15,16 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.runner import CO
 from ansible_collections.kubeforge.cluster.plugins.module_utils.tigera import installation_network
 from ansible_collections.kubeforge.cluster.plugins.module_utils.upgrade import release
 
-NODE_FIELDS = ("name", "ready", "kubelet_version", "internal_ip", "pod_cidr")
+NODE_FIELDS = ("name", "ready", "kubelet_version", "internal_ip")
 
 
 def inspect(client, wanted=None):
     """The installed CNI, its version, backend and pod CIDR, node podCIDRs, and drift from `wanted`."""
     live = LiveCluster(client)
-    nodes = [dict((field, node[field]) for field in NODE_FIELDS) for _name, node in sorted(live.nodes.items())]
+    nodes = [
+        dict(((field, node[field]) for field in NODE_FIELDS), pod_cidr=",".join(node["pod_cidrs"]) or None)
+        for _name, node in sorted(live.nodes.items())
+    ]
     info = {
         "cni": live.cni,
         "version": None,
@@ -31,7 +34,7 @@ def inspect(client, wanted=None):
         "pod_cidr": None,
         "encapsulation": None,
         "kubeadm_pod_subnet": live.kubeadm_subnet,
-        "node_pod_cidrs": live.node_pod_cidrs(),
+        "node_pod_cidrs": dict((name, ",".join(cidrs) or None) for name, cidrs in live.node_pod_cidrs().items()),
         "nodes": nodes,
         "pods_run_current_config": None,
         "managed_by": "tigera-operator" if live.installer == "operator" else None,

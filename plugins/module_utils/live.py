@@ -16,6 +16,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.pod_cidr import 
 
 DRIVERS = {"flannel": FlannelDriver, "calico": CalicoDriver}
 KUBEADM_CONFIG = ("kube-system", "kubeadm-config")
+FLANNEL_PUBLIC_IPV6 = "flannel.alpha.coreos.com/public-ipv6"
 
 
 def driver_for(cni):
@@ -27,13 +28,18 @@ def node_summary(node):
     status = node.get("status") or {}
     ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
     addresses = [a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"]
+    spec = node.get("spec") or {}
     return {
         "name": node["metadata"]["name"],
         "ready": bool(ready) and ready[0].get("status") == "True",
         "kubelet_version": (status.get("nodeInfo") or {}).get("kubeletVersion"),
         "internal_ip": addresses[0] if addresses else None,
-        "pod_cidr": (node.get("spec") or {}).get("podCIDR"),
+        "pod_cidr": spec.get("podCIDR"),
+        # Both families' on a dual-stack cluster; the API server keeps podCIDR equal to the first.
+        "pod_cidrs": spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []),
         "arch": (node["metadata"].get("labels") or {}).get("kubernetes.io/arch"),
+        # The IPv6 address flanneld routes this node's IPv6 pods through (host-gw), as flanneld publishes it.
+        "flannel_public_ipv6": (node["metadata"].get("annotations") or {}).get(FLANNEL_PUBLIC_IPV6),
     }
 
 
@@ -78,7 +84,7 @@ class LiveCluster:
             wanted.append((spec["namespace"], spec["configmap"]))
         configmaps = read_configmaps(client, wanted)
         self.kubeadm_subnet = kubeadm_pod_subnet(configmaps[KUBEADM_CONFIG])
-        self.driver = self.configmap = self.daemonset = self.pool = self.felix = None
+        self.driver = self.configmap = self.daemonset = self.pool = self.pool6 = self.felix = None
         if self.cni is None:
             return
         self.driver = driver_for(self.cni)
@@ -105,7 +111,8 @@ class LiveCluster:
         return ", ".join(found)
 
     def node_pod_cidrs(self):
-        return dict((name, node["pod_cidr"]) for name, node in self.nodes.items())
+        """{node: its spec.podCIDRs}"""
+        return dict((name, node["pod_cidrs"]) for name, node in self.nodes.items())
 
 
 def read_configmaps(client, wanted):

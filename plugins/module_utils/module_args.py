@@ -37,7 +37,8 @@ def cni_config_argument_spec():
         "backend": {"type": "str", "choices": list(ALL_BACKENDS)},
         # No choices: `ipip`, the value popular write-ups use, gets an error that names the fix.
         "calico_backend": {"type": "str"},
-        "pod_cidr": {"type": "str"},
+        # A list, so that a comma string (kubeadm's podSubnet spelling) and a YAML list both arrive split.
+        "pod_cidr": {"type": "list", "elements": "str"},
         "state": {"type": "str", "default": "present", "choices": ["present"]},
         "version": {"type": "str"},
         "allow_downgrade": {"type": "bool", "default": False},
@@ -89,7 +90,7 @@ def cni_info_argument_spec():
     spec = {
         "cni": {"type": "str", "choices": list(CNI_NAMES)},
         "backend": {"type": "str", "choices": list(ALL_BACKENDS)},
-        "pod_cidr": {"type": "str"},
+        "pod_cidr": {"type": "list", "elements": "str"},
     }
     spec.update(KUBE_AUTH_ARGS)
     return spec

@@ -17,11 +17,15 @@ except ImportError:  # pragma: no cover - the kubernetes client, which the modul
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import cni_spec
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, LiveStateError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import load_yaml
-from ansible_collections.kubeforge.cluster.plugins.module_utils.request import ipv4_network
+from ansible_collections.kubeforge.cluster.plugins.module_utils.networks import (
+    cidr_items,
+    networks_text,
+    parse_networks,
+)
 
 
 def kubeadm_pod_subnet(configmap):
-    """networking.podSubnet of the kubeadm-config ConfigMap (its IPv4 part), or None."""
+    """networking.podSubnet of the kubeadm-config ConfigMap as kubeadm's comma string (both families), or None."""
     if not configmap or yaml is None:
         return None
     try:
@@ -29,37 +33,54 @@ def kubeadm_pod_subnet(configmap):
     except yaml.YAMLError:
         return None
     subnet = (cluster_config.get("networking") or {}).get("podSubnet")
-    for part in (subnet or "").split(","):
-        if part.strip() and ":" not in part:
-            return part.strip()
-    return None
+    return ",".join(cidr_items(subnet)) or None
+
+
+def stack(networks):
+    return "dual-stack (IPv4 and IPv6)" if len(networks) > 1 else "single-stack (IPv4)"
 
 
 def decide_pod_cidr(requested, cni, kubeadm_subnet, live_cni_cidr, node_cidrs):
-    """The pod CIDR; a mismatch between any two sources is refused: changing the pod CIDR is a
-    migration, not a configuration change."""
+    """The pod CIDR (kubeadm's comma string); a mismatch between any two sources is refused: changing the pod CIDR,
+    or between single and dual stack, is a migration, not a configuration change. node_cidrs: {node: [its
+    spec.podCIDRs]}."""
     facts = []
     if live_cni_cidr:
         facts.append(("the live %s configuration" % cni, live_cni_cidr))
     if kubeadm_subnet:
         facts.append(("kubeadm-config ClusterConfiguration networking.podSubnet", kubeadm_subnet))
     cidr = requested or (facts[0][1] if facts else cni_spec(cni)["default_pod_cidr"])
-    wanted = ipv4_network(cidr, "pod_cidr")
+    wanted = parse_networks(cidr, "pod_cidr")
     for where, value in facts:
-        if ipv4_network(value, where) != wanted:
+        found = parse_networks(value, where)
+        if len(found) != len(wanted):
+            raise InputError(
+                "pod_cidr %s is %s, but %s (%s) is %s. Changing a live cluster between single and dual stack is a "
+                "migration (kubeadm's podSubnet and serviceSubnet, every node's podCIDRs, the CNI's pools), which "
+                "cni_config does not do; pass pod_cidr=%s or omit it"
+                % (networks_text(wanted), stack(wanted), where, value, stack(found), networks_text(found))
+            )
+        if found != wanted:
             raise InputError(
                 "pod_cidr %s disagrees with %s (%s). Changing a live cluster's pod CIDR is a migration "
                 "(new IP pool, every pod re-addressed), which cni_config does not do; pass pod_cidr=%s or omit it"
-                % (wanted, where, value, value)
+                % (networks_text(wanted), where, value, networks_text(found))
             )
+    families = dict((network.version, network) for network in wanted)
     outside = sorted(
         "%s (%s)" % (node, node_cidr)
-        for node, node_cidr in node_cidrs.items()
-        if node_cidr and not ipaddress.ip_network(node_cidr).subnet_of(wanted)
+        for node, cidrs in node_cidrs.items()
+        for node_cidr in cidrs or ()
+        if not _inside(node_cidr, families)
     )
     if outside:
         raise LiveStateError(
             "node podCIDRs lie outside pod_cidr %s: %s; kube-controller-manager's --cluster-cidr (kubeadm "
-            "networking.podSubnet) must be the same network" % (wanted, ", ".join(outside))
+            "networking.podSubnet) must be the same networks" % (networks_text(wanted), ", ".join(outside))
         )
-    return str(wanted)
+    return networks_text(wanted)
+
+
+def _inside(cidr, families):
+    network = ipaddress.ip_network(cidr)
+    return network.version in families and network.subnet_of(families[network.version])

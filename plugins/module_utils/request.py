@@ -21,6 +21,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix impor
     FLANNEL_OPTIONS,
     MTU_RANGE,
     NODE_ADDRESS_METHODS,
+    check_dual_stack,
     check_installer,
     cni_spec,
     is_flannel_networking,
@@ -28,6 +29,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix impor
 )
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import ManifestSource
+from ansible_collections.kubeforge.cluster.plugins.module_utils.networks import canonical, is_dual_stack
 
 RESTART_CHOICES = ("auto", "always", "never")
 DEFAULT_WAIT_TIMEOUT = 300
@@ -63,17 +65,6 @@ class Request:
         }
 
 
-def ipv4_network(value, name):
-    """An IPv4 network from a CIDR, or InputError naming the variable and an example."""
-    try:
-        network = ipaddress.ip_network(value, strict=True)
-    except ValueError as exc:
-        raise InputError("%s=%r is not a network CIDR (%s); e.g. 10.244.0.0/16" % (name, value, exc)) from None
-    if network.version != 4:
-        raise InputError("%s=%s: only IPv4 pod CIDRs are supported" % (name, value))
-    return network
-
-
 def check_range(name, value, bounds):
     if value is not None and not bounds[0] <= value <= bounds[1]:
         raise InputError("%s=%s is out of range; use %d to %d" % (name, value, bounds[0], bounds[1]))
@@ -107,8 +98,12 @@ def build_request(params):
         backend = backend_from_calico_backend(params["calico_backend"], cni, backend)
     backend = normalize_backend(cni, backend)
     pod_cidr = params.get("pod_cidr")
-    if pod_cidr is not None:
-        pod_cidr = str(ipv4_network(pod_cidr, "pod_cidr"))
+    if pod_cidr:
+        pod_cidr = canonical(pod_cidr, "pod_cidr")
+        if is_dual_stack(pod_cidr):
+            check_dual_stack(cni, backend)
+    else:
+        pod_cidr = None
     mtu = params.get("mtu")
     check_range("mtu", mtu, MTU_RANGE)
     options = backend_options(params)

@@ -22,6 +22,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix impor
     operator_bgp,
 )
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import LiveStateError
+from ansible_collections.kubeforge.cluster.plugins.module_utils.networks import by_family
 
 OPERATOR = CNIS["calico"]["operator"]
 
@@ -31,22 +32,41 @@ def network(installation):
     return ((installation or {}).get("spec") or {}).get("calicoNetwork") or {}
 
 
-def installation_pool_index(installation, default_name):
-    """The index in calicoNetwork.ipPools of the pool the backend lives in (calico.backend_pool_index); None when
-    there is none (an Installation that leaves the pools to the user)."""
+def installation_pool_index(installation, default_name, family=4):
+    """The index in calicoNetwork.ipPools of the pool the backend lives in (calico.backend_pool_index), of the
+    family; None when there is none (an Installation that leaves the pools to the user, or a single-stack one)."""
     pools = network(installation).get("ipPools") or []
-    return backend_pool_index(pools, default_name, lambda pool: pool.get("name"), lambda pool: pool.get("cidr", ""))
+    return backend_pool_index(
+        pools, default_name, lambda pool: pool.get("name"), lambda pool: pool.get("cidr", ""), family
+    )
 
 
 def installation_network(installation):
-    """{backend, encapsulation, pod_cidr} of an Installation, from its backend pool."""
+    """{backend, encapsulation, pod_cidr} of an Installation, from its backend pool (and its IPv6 pool's cidr)."""
     index = installation_pool_index(installation, CNIS["calico"]["ippool"])
     if index is None:
         return {"backend": None, "encapsulation": None, "pod_cidr": None}
-    pool = network(installation)["ipPools"][index]
+    pools = network(installation)["ipPools"]
+    pool = pools[index]
     backends = dict((value, key) for key, value in OPERATOR_ENCAPSULATION.items())
     backend, encapsulation = backends.get(pool.get("encapsulation") or OPERATOR["default_encapsulation"], (None, None))
-    return {"backend": backend, "encapsulation": encapsulation, "pod_cidr": pool.get("cidr")}
+    cidrs = [pool.get("cidr")]
+    index6 = installation_pool_index(installation, CNIS["calico"]["ippool_ipv6"], family=6)
+    if index6 is not None:
+        cidrs.append(pools[index6].get("cidr"))
+    return {"backend": backend, "encapsulation": encapsulation, "pod_cidr": ",".join(c for c in cidrs if c) or None}
+
+
+def installation_pool(name, cidr, block_size, encapsulation):
+    """An ipPools entry as upstream's custom-resources.yaml writes its one pool."""
+    return {
+        "name": name,
+        "cidr": cidr,
+        "blockSize": block_size,
+        "encapsulation": encapsulation,
+        "natOutgoing": "Enabled",
+        "nodeSelector": "all()",
+    }
 
 
 def address_autodetection(node_address):
@@ -84,15 +104,10 @@ def desired_installation(live, request, pod_cidr):
     """The Installation with the request's backend, MTU, node address and image registry; created as upstream's
     custom-resources.yaml would be (one IPv4 pool), or the live one with only those fields changed."""
     encapsulation = OPERATOR_ENCAPSULATION[(request.backend, request.encapsulation)]
+    networks = by_family(pod_cidr)
+    calico = CNIS["calico"]
     if live is None:
-        pool = {
-            "name": CNIS["calico"]["ippool"],
-            "cidr": pod_cidr,
-            "blockSize": CNIS["calico"]["ippool_block_size"],
-            "encapsulation": encapsulation,
-            "natOutgoing": "Enabled",
-            "nodeSelector": "all()",
-        }
+        pool = installation_pool(calico["ippool"], str(networks[4]), calico["ippool_block_size"], encapsulation)
         installation = {
             "apiVersion": OPERATOR["api_version"],
             "kind": "Installation",
@@ -111,11 +126,27 @@ def desired_installation(live, request, pod_cidr):
         installation["spec"]["calicoNetwork"]["ipPools"][index]["encapsulation"] = encapsulation
     spec = installation["spec"]
     calico_network = spec["calicoNetwork"]
+    if 6 in networks:
+        # The backend's mode on the IPv6 pool as well; the request was refused where that is IPIP.
+        pools = calico_network["ipPools"]
+        index6 = installation_pool_index(installation, calico["ippool_ipv6"], family=6)
+        if index6 is None:
+            pools.append(
+                installation_pool(
+                    calico["ippool_ipv6"], str(networks[6]), calico["ippool_ipv6_block_size"], encapsulation
+                )
+            )
+        else:
+            pools[index6]["encapsulation"] = encapsulation
+        if not request.node_address and not calico_network.get("nodeAddressAutodetectionV6"):
+            calico_network["nodeAddressAutodetectionV6"] = {"firstFound": True}
     calico_network["bgp"] = operator_bgp(request.backend)
     if request.mtu is not None:
         calico_network["mtu"] = request.mtu
     if request.node_address:
         calico_network["nodeAddressAutodetectionV4"] = address_autodetection(request.node_address)
+        if 6 in networks:
+            calico_network["nodeAddressAutodetectionV6"] = address_autodetection(request.node_address)
     if request.image_registry:
         # The operator builds <registry><imagePath>/<image> and wants the registry to end with a slash.
         spec["registry"] = request.image_registry.rstrip("/") + "/"

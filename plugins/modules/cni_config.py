@@ -66,11 +66,21 @@ options:
     type: str
   pod_cidr:
     description:
-      - The pod network. Defaults to the cluster's (live CNI config, then kubeadm's
-        C(networking.podSubnet)), then to the CNI's default - 10.244.0.0/16 for Flannel and Canal,
-        192.168.0.0/16 for Calico.
-      - Becomes Flannel's C(Network), or Calico's C(CALICO_IPV4POOL_CIDR) and default IPPool C(cidr).
-    type: str
+      - The pod network - one IPv4 network, or an IPv4 and an IPv6 network for a dual-stack cluster, as a list or a
+        comma string (C(10.244.0.0/16,fd00:10:244::/56), kubeadm's C(networking.podSubnet) spelling), IPv4 first.
+        Defaults to the cluster's (live CNI config, then kubeadm's C(networking.podSubnet)), then to the CNI's
+        default - 10.244.0.0/16 for Flannel and Canal, 192.168.0.0/16 for Calico.
+      - Each network must hold whole node subnets (a /24 per node for IPv4, a /64 for IPv6) and at most 2^16 of
+        them, as kubeadm requires.
+      - Becomes Flannel's C(Network) (and C(IPv6Network) with C(EnableIPv6)), or Calico's C(CALICO_IPV4POOL_CIDR)
+        and default IPPool C(cidr) (and C(CALICO_IPV6POOL_CIDR), the pool C(default-ipv6-ippool), C(IP6),
+        C(FELIX_IPV6SUPPORT) and the CNI configuration's C(assign_ipv6)); on an operator install, the
+        Installation's C(ipPools).
+      - An IPv6 network is refused with Flannel's C(udp) and C(ipip) backends (upstream - dual stack works only with
+        vxlan, wireguard and host-gw), Calico's C(ipip) (IPIP is not supported on IPv6 pools) and with Canal.
+      - A change of the networks, or between single and dual stack, on a live cluster is refused - it is a migration.
+    type: list
+    elements: str
   state:
     description: Only C(present); the CNI is installed and configured as asked.
     type: str

@@ -40,8 +40,11 @@ options:
     type: str
     choices: [bgp, bird, host-gw, ipip, udp, vxlan, wireguard]
   pod_cidr:
-    description: The pod CIDR wanted, to report drift against.
-    type: str
+    description:
+      - The pod CIDR wanted, to report drift against; one IPv4 network, or an IPv4 and an IPv6 network (a list or a
+        comma string), as M(kubeforge.cluster.cni_config) takes it.
+    type: list
+    elements: str
 seealso:
   - module: kubeforge.cluster.cni_config
 """
@@ -92,21 +95,24 @@ encapsulation:
   returned: always
   type: str
 pod_cidr:
-  description: The CNI's pod network (Flannel C(Network), Calico default IPPool C(cidr)).
+  description:
+    - The CNI's pod network (Flannel C(Network), Calico default IPPool C(cidr)); on a dual-stack cluster both
+      networks, comma-joined, IPv4 first (Flannel C(IPv6Network), Calico's IPv6 pool).
   returned: always
   type: str
-  sample: 10.244.0.0/16
+  sample: 10.244.0.0/16,fd00:10:244::/56
 kubeadm_pod_subnet:
-  description: kubeadm's C(networking.podSubnet) from the kubeadm-config ConfigMap (IPv4 part).
+  description: kubeadm's C(networking.podSubnet) from the kubeadm-config ConfigMap (both families, comma-joined).
   returned: always
   type: str
 node_pod_cidrs:
-  description: Every node's C(spec.podCIDR).
+  description: Every node's C(spec.podCIDRs), comma-joined (null for a node without one).
   returned: always
   type: dict
-  sample: {node-1: 10.244.0.0/24}
+  sample: {node-1: "10.244.0.0/24,fd00:10:244::/64"}
 nodes:
-  description: Every node, with its Ready condition, kubelet version, InternalIP address and C(spec.podCIDR).
+  description: Every node, with its Ready condition, kubelet version, InternalIP address and C(spec.podCIDRs)
+    (comma-joined).
   returned: always
   type: list
   elements: dict
@@ -153,6 +159,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.kubeconfig impor
 )
 from ansible_collections.kubeforge.cluster.plugins.module_utils.module_args import cni_info_argument_spec
 from ansible_collections.kubeforge.cluster.plugins.module_utils.netpol import networkpolicy_warning
+from ansible_collections.kubeforge.cluster.plugins.module_utils.networks import canonical
 
 
 def main():
@@ -162,7 +169,8 @@ def main():
     params = module.params
     try:
         client = KubeClient(params["kubeconfig"], params["context"])
-        wanted = {"cni": params["cni"], "backend": params["backend"], "pod_cidr": params["pod_cidr"]}
+        pod_cidr = canonical(params["pod_cidr"], "pod_cidr") if params["pod_cidr"] else None
+        wanted = {"cni": params["cni"], "backend": params["backend"], "pod_cidr": pod_cidr}
         info = inspect(client, wanted)
         warning = networkpolicy_warning(client, info["cni"])
     except KubeforgeError as exc:

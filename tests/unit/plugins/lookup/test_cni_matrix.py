@@ -70,3 +70,11 @@ def test_an_installer_that_is_no_way_of_installing_the_cni_is_refused(cni, insta
 def test_unknown_cni_is_an_ansible_error_naming_the_choices():
     with pytest.raises(AnsibleError, match="use one of: flannel, calico, canal"):
         lookup("weave")
+
+
+def test_dual_stack_backends_and_node_masks_come_from_the_matrix():
+    flannel, calico, canal = lookup("flannel", "calico", "canal")
+    assert flannel["dual_stack_backends"] == ["vxlan", "host-gw", "wireguard"]
+    assert calico["dual_stack_backends"] == ["bgp", "vxlan", "bird"]
+    assert canal["dual_stack_backends"] == []
+    assert flannel["node_cidr_mask_sizes"] == {"ipv4": 24, "ipv6": 64}

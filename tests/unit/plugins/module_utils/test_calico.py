@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from ansible_collections.kubeforge.cluster.plugins.module_utils import calico
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, LiveStateError
@@ -142,3 +144,69 @@ def test_felix_explicit_encapsulation_follows_the_pool_and_absent_stays_absent()
 )
 def test_backend_of_live_state(calico_backend, modes, backend):
     assert calico.backend_of(calico_backend, modes) == backend
+
+
+DUAL = "10.10.0.0/16,fd00:10:10::/56"
+
+
+@pytest.mark.parametrize(("backend", "ipv6_vxlan"), [("vxlan", "Always"), ("bgp", "Never")])
+def test_dual_stack_calico_node_gets_the_ipv6_pool_ip6_and_felix_ipv6(backend, ipv6_vxlan):
+    encapsulation = calico_encapsulation(backend, None)
+    container = calico.desired_calico_container(
+        calico_node_container(), backend, encapsulation, DUAL, ("interface", "eth1")
+    )
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["CALICO_IPV4POOL_CIDR"] == "10.10.0.0/16"
+    assert env["CALICO_IPV6POOL_CIDR"] == "fd00:10:10::/56"
+    assert env["CALICO_IPV6POOL_VXLAN"] == ipv6_vxlan
+    assert (env["IP6"], env["FELIX_IPV6SUPPORT"]) == ("autodetect", "true")
+    assert env["IP_AUTODETECTION_METHOD"] == env["IP6_AUTODETECTION_METHOD"] == "interface=^eth1$"
+    again = calico.desired_calico_container(container, backend, encapsulation, DUAL, ("interface", "eth1"))
+    assert again == container
+
+
+def test_single_stack_calico_node_keeps_its_ipv6_env():
+    container = calico_node_container()
+    container["env"].append({"name": "FELIX_IPV6SUPPORT", "value": "false"})
+    env = calico.desired_calico_container(container, "ipip", "Always", "10.10.0.0/16")["env"]
+    assert {"name": "FELIX_IPV6SUPPORT", "value": "false"} in env
+    assert not [item for item in env if item["name"] in ("IP6", "CALICO_IPV6POOL_CIDR")]
+
+
+CNI_NETWORK_CONFIG = """{
+  "plugins": [
+    {
+      "type": "calico",
+      "mtu": __CNI_MTU__,
+      "ipam": {
+          "type": "calico-ipam"
+      },
+      "policy": {"type": "k8s"}
+    }
+  ]
+}"""
+
+
+def test_calico_ipam_assigns_both_families_and_the_template_stays_a_template():
+    text = calico.desired_cni_network_config(CNI_NETWORK_CONFIG)
+    assert '"mtu": __CNI_MTU__,' in text
+    ipam = json.loads(text.replace("__CNI_MTU__", "1440"))["plugins"][0]["ipam"]
+    assert ipam == {"type": "calico-ipam", "assign_ipv4": "true", "assign_ipv6": "true"}
+    assert calico.desired_cni_network_config(text) == text
+    turned_off = text.replace('"assign_ipv6": "true"', '"assign_ipv6": "false"')
+    assert calico.desired_cni_network_config(turned_off) == text
+
+
+def test_an_ipv6_pool_never_has_ipip():
+    assert calico.ipv6_pool_modes("vxlan", "CrossSubnet") == {"ipipMode": "Never", "vxlanMode": "CrossSubnet"}
+    assert calico.ipv6_pool_modes("bgp", None) == {"ipipMode": "Never", "vxlanMode": "Never"}
+
+
+def test_the_ipv6_pool_is_picked_by_its_name_or_as_the_only_one():
+    pools = [
+        {"metadata": {"name": "default-ipv4-ippool"}, "spec": {"cidr": "10.10.0.0/16"}},
+        {"metadata": {"name": "mine"}, "spec": {"cidr": "fd00:10:10::/56"}},
+    ]
+    assert calico.pick_pool(pools, "default-ipv6-ippool", family=6)["metadata"]["name"] == "mine"
+    assert calico.pick_pool(pools, "default-ipv4-ippool")["metadata"]["name"] == "default-ipv4-ippool"
+    assert calico.pick_pool(pools[:1], "default-ipv6-ippool", family=6) is None

@@ -96,8 +96,8 @@ def test_malformed_live_net_conf_gets_a_clear_error(text, message):
 @pytest.mark.parametrize(
     ("conf", "devices"),
     [
-        ({"Backend": {"Type": "vxlan"}}, ["flannel.1"]),
-        ({"Backend": {"Type": "vxlan", "VNI": 4096}}, ["flannel.4096"]),
+        ({"Backend": {"Type": "vxlan"}}, ["flannel.1", "flannel-v6.1"]),
+        ({"Backend": {"Type": "vxlan", "VNI": 4096}}, ["flannel.4096", "flannel-v6.4096"]),
         ({"Backend": {"Type": "wireguard"}}, ["flannel-wg", "flannel-wg-v6"]),
         ({"Backend": {"Type": "udp"}}, ["flannel0"]),
         ({"Backend": {"Type": "host-gw"}}, []),
@@ -129,7 +129,7 @@ def test_stale_node_state_after_host_gw_lists_routes_per_node():
 @pytest.mark.parametrize(
     ("old", "devices"),
     [
-        ("vxlan", ["flannel.1"]),
+        ("vxlan", ["flannel.1", "flannel-v6.1"]),
         ("ipip", ["flannel.ipip"]),
         ("wireguard", ["flannel-wg", "flannel-wg-v6"]),
         ("udp", ["flannel0"]),
@@ -157,3 +157,62 @@ def test_udp_privilege_is_granted_and_only_ours_taken_back():
     privileged_by_manifest = {"name": "kube-flannel", "securityContext": {"privileged": True}}
     flannel.set_backend_privilege(daemonset, privileged_by_manifest, "vxlan")
     assert privileged_by_manifest["securityContext"] == {"privileged": True}
+
+
+DUAL = "10.244.0.0/16,fd00:10:244::/56"
+
+
+def test_dual_stack_net_conf_turns_on_ipv6_and_is_read_back_as_both_networks():
+    conf = flannel.desired_net_conf(UPSTREAM, DUAL, "vxlan", {})
+    assert conf == dict(
+        UPSTREAM, EnableIPv4=True, EnableIPv6=True, IPv6Network="fd00:10:244::/56", Backend={"Type": "vxlan"}
+    )
+    assert flannel.net_conf_networks(conf) == DUAL
+    assert flannel.desired_net_conf(conf, DUAL, "vxlan", {}) == conf
+
+
+@pytest.mark.parametrize(
+    ("conf", "networks"),
+    [
+        (UPSTREAM, "10.244.0.0/16"),
+        (dict(UPSTREAM, IPv6Network="fd00::/56"), "10.244.0.0/16"),  # ignored without EnableIPv6, as flanneld does
+        (dict(UPSTREAM, IPv6Network="fd00::/56", EnableIPv6=True), "10.244.0.0/16,fd00::/56"),
+        ({}, None),
+    ],
+)
+def test_the_live_networks_are_those_flanneld_uses(conf, networks):
+    assert flannel.net_conf_networks(conf) == networks
+
+
+DUAL_NODES = {
+    "a": {
+        "pod_cidr": "10.244.0.0/24",
+        "pod_cidrs": ["10.244.0.0/24", "fd00:10:244::/64"],
+        "internal_ip": "192.0.2.1",
+        "flannel_public_ipv6": "2001:db8::1",
+    },
+    "b": {
+        "pod_cidr": "10.244.1.0/24",
+        "pod_cidrs": ["10.244.1.0/24", "fd00:10:244:1::/64"],
+        "internal_ip": "192.0.2.2",
+        "flannel_public_ipv6": "2001:db8::2",
+    },
+}
+
+
+def test_host_gw_leaves_a_route_per_family_through_the_others_address_of_that_family():
+    state = flannel.stale_node_state({"Backend": {"Type": "host-gw"}}, {"Backend": {"Type": "vxlan"}}, DUAL_NODES)
+    assert state[0] == {
+        "node": "a",
+        "devices": [],
+        "routes": ["10.244.1.0/24 via 192.0.2.2", "fd00:10:244:1::/64 via 2001:db8::2"],
+    }
+
+
+def test_a_dual_stack_network_needs_both_node_subnets():
+    driver = flannel.FlannelDriver("flannel")
+    live = type("Live", (), {"nodes": DUAL_NODES})()
+    driver.check_nodes(live, DUAL)
+    live.nodes = dict(DUAL_NODES, c={"pod_cidrs": ["10.244.2.0/24"]})
+    with pytest.raises(LiveStateError, match=r"without a spec.podCIDRs subnet of each family of .*: c;"):
+        driver.check_nodes(live, DUAL)

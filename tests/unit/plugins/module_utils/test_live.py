@@ -52,7 +52,7 @@ def test_node_summary_reads_ready_kubelet_address_pod_cidr_and_arch():
     summary = node_summary(
         {
             "metadata": {"name": "kf-node-2", "labels": {"kubernetes.io/arch": "arm64"}},
-            "spec": {"podCIDR": "10.244.1.0/24"},
+            "spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24", "fd00:10:244:1::/64"]},
             "status": {
                 "conditions": [{"type": "MemoryPressure", "status": "False"}, {"type": "Ready", "status": "True"}],
                 "addresses": [
@@ -69,7 +69,9 @@ def test_node_summary_reads_ready_kubelet_address_pod_cidr_and_arch():
         "kubelet_version": "v1.36.3",
         "internal_ip": "198.18.0.12",
         "pod_cidr": "10.244.1.0/24",
+        "pod_cidrs": ["10.244.1.0/24", "fd00:10:244:1::/64"],
         "arch": "arm64",
+        "flannel_public_ipv6": None,
     }
     assert node_summary({"metadata": {"name": "new"}})["ready"] is False
 

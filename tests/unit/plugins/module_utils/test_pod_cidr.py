@@ -1,10 +1,12 @@
-"""The pod CIDR decision: one network from the request, the live CNI, kubeadm or the default; never two."""
+"""The pod CIDR decision: the networks from the request, the live CNI, kubeadm or the default; never two of them."""
 
 from __future__ import annotations
 
 import pytest
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, LiveStateError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.pod_cidr import decide_pod_cidr, kubeadm_pod_subnet
+
+DUAL = "10.244.0.0/16,fd00:10:244::/56"
 
 
 @pytest.mark.parametrize(
@@ -16,10 +18,14 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.pod_cidr import 
         (None, "calico", "10.244.0.0/16", None, "10.244.0.0/16"),  # as calico-node reads kubeadm-config
         (None, "flannel", "10.244.0.0/16", "10.244.0.0/16", "10.244.0.0/16"),
         ("10.50.0.0/16", "flannel", "10.50.0.0/16", None, "10.50.0.0/16"),
+        # Dual stack: kubeadm's spelling, IPv4 first, whichever spelling came in.
+        (["10.244.0.0/16", "fd00:10:244::/56"], "flannel", None, None, "10.244.0.0/16,fd00:10:244::/56"),
+        (None, "flannel", "10.244.0.0/16, fd00:10:244::/56", None, "10.244.0.0/16,fd00:10:244::/56"),
+        (None, "calico", None, "10.244.0.0/16,fd00:10:244::/56", "10.244.0.0/16,fd00:10:244::/56"),
     ],
 )
 def test_pod_cidr_comes_from_the_cluster_then_the_default(requested, cni, kubeadm, live, expected):
-    assert decide_pod_cidr(requested, cni, kubeadm, live, {"n1": None}) == expected
+    assert decide_pod_cidr(requested, cni, kubeadm, live, {"n1": []}) == expected
 
 
 @pytest.mark.parametrize(
@@ -28,6 +34,14 @@ def test_pod_cidr_comes_from_the_cluster_then_the_default(requested, cni, kubead
         ("10.50.0.0/16", "10.244.0.0/16", None, "disagrees with kubeadm-config ClusterConfiguration"),
         ("10.244.0.0/16", None, "10.245.0.0/16", "disagrees with the live flannel configuration"),
         (None, "10.244.0.0/16", "10.245.0.0/16", "is a migration"),
+        (
+            DUAL,
+            "10.244.0.0/16",
+            None,
+            "is dual-stack .*, but kubeadm-config .* is single-stack .*between single and dual",
+        ),
+        ("10.244.0.0/16", None, DUAL, "is single-stack .*, but the live flannel configuration .* is dual-stack"),
+        ("10.244.0.0/16,fd00:10:245::/56", DUAL, None, "disagrees with kubeadm-config"),
     ],
 )
 def test_pod_cidr_mismatch_is_refused(requested, kubeadm, live, message):
@@ -37,11 +51,21 @@ def test_pod_cidr_mismatch_is_refused(requested, kubeadm, live, message):
 
 def test_node_pod_cidrs_outside_the_pod_cidr_are_refused():
     with pytest.raises(LiveStateError, match=r"node podCIDRs lie outside .* n1 \(10.99.0.0/24\)"):
-        decide_pod_cidr("10.244.0.0/16", "flannel", None, None, {"n1": "10.99.0.0/24", "n2": "10.244.1.0/24"})
+        decide_pod_cidr("10.244.0.0/16", "flannel", None, None, {"n1": ["10.99.0.0/24"], "n2": ["10.244.1.0/24"]})
 
 
-def test_kubeadm_pod_subnet_reads_the_ipv4_part():
-    configmap = {"data": {"ClusterConfiguration": "networking:\n  podSubnet: fd00::/56,10.244.0.0/16\n"}}
-    assert kubeadm_pod_subnet(configmap) == "10.244.0.0/16"
+def test_node_pod_cidrs_of_each_family_lie_in_that_familys_network():
+    nodes = {"n1": ["10.244.1.0/24", "fd00:10:244:1::/64"], "n2": ["10.244.2.0/24", "fd00:99::/64"]}
+    with pytest.raises(LiveStateError, match=r"outside .* n2 \(fd00:99::/64\)$|outside .* n2 \(fd00:99::/64\);"):
+        decide_pod_cidr(DUAL, "flannel", None, None, nodes)
+    nodes["n2"][1] = "fd00:10:244:2::/64"
+    assert decide_pod_cidr(DUAL, "flannel", None, None, nodes) == DUAL
+    with pytest.raises(LiveStateError, match=r"n1 \(fd00:10:244:1::/64\), n2"):
+        decide_pod_cidr("10.244.0.0/16", "flannel", None, None, nodes)
+
+
+def test_kubeadm_pod_subnet_reads_both_families():
+    configmap = {"data": {"ClusterConfiguration": "networking:\n  podSubnet: 10.244.0.0/16, fd00::/56\n"}}
+    assert kubeadm_pod_subnet(configmap) == "10.244.0.0/16,fd00::/56"
     assert kubeadm_pod_subnet({"data": {"ClusterConfiguration": "networking: {}\n"}}) is None
     assert kubeadm_pod_subnet(None) is None

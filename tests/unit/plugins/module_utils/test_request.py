@@ -85,7 +85,22 @@ def test_defaults_are_the_pinned_version_and_backend(cni, backend, version, sha2
         ({"cni": "calico", "backend": "udp"}, "not a backend of calico"),
         ({"cni": "flannel", "pod_cidr": "10.244.0.0/33"}, "pod_cidr='10.244.0.0/33' is not a network CIDR"),
         ({"cni": "flannel", "pod_cidr": "10.244.1.1/16"}, "has host bits set"),
-        ({"cni": "calico", "pod_cidr": "fd00::/48"}, "only IPv4"),
+        ({"cni": "calico", "pod_cidr": "fd00::/48"}, "IPv6-only clusters are not supported"),
+        (
+            {"cni": "flannel", "pod_cidr": ["10.244.0.0/16", "fd00::/56"], "backend": "udp"},
+            "backend=udp of flannel cannot carry IPv6 pods .*configuration.md.*use one of: vxlan, host-gw, wireguard",
+        ),
+        ({"cni": "flannel", "pod_cidr": ["10.244.0.0/16", "fd00::/56"], "backend": "ipip"}, "backend=ipip of flannel"),
+        (
+            {"cni": "calico", "pod_cidr": ["10.244.0.0/16", "fd00::/56"]},
+            "backend=ipip of calico cannot carry IPv6 pods "
+            ".*IPIP is not supported on IPv6 pools.*use one of: bgp, vxlan",
+        ),
+        (
+            {"cni": "canal", "pod_cidr": ["10.244.0.0/16", "fd00::/56"]},
+            "canal.yaml's CNI configuration takes one host-local range",
+        ),
+        ({"cni": "flannel", "pod_cidr": ["10.244.0.0/16", "10.245.0.0/16"]}, "two IPv4 networks"),
         ({"cni": "calico", "vni": 3}, "vni apply to flannel and canal backends, not to calico"),
         ({"cni": "flannel", "encapsulation": "Always"}, "encapsulation applies to Calico"),
         ({"cni": "calico", "backend": "bgp", "encapsulation": "Always"}, "does not apply to backend bgp"),

@@ -76,7 +76,9 @@ def test_the_network_is_read_from_the_backend_pool(encapsulation, backend, mode)
     if encapsulation is None:
         del pool["encapsulation"]
     found = installation_network(upstream_installation(V6_POOL, pool))
-    assert found == {"backend": backend, "encapsulation": mode, "pod_cidr": "192.168.0.0/16"}
+    # The IPv6 pool beside it makes the network dual-stack.
+    assert found == {"backend": backend, "encapsulation": mode, "pod_cidr": "192.168.0.0/16," + V6_POOL["cidr"]}
+    assert installation_network(upstream_installation(pool))["pod_cidr"] == "192.168.0.0/16"
 
 
 def test_an_installation_without_pools_has_no_backend():
@@ -199,3 +201,29 @@ def condition(kind, generation, status="True", message=""):
 def test_the_operators_report_is_read_for_the_current_generation(conditions, state):
     installation = {"metadata": {"generation": 3}, "status": {"conditions": conditions}}
     assert installation_state(installation) == state
+
+
+DUAL = "10.244.0.0/16,fd00:10:244::/56"
+
+
+@pytest.mark.parametrize(
+    ("backend", "encapsulation", "operator"), [("vxlan", "Always", "VXLAN"), ("bgp", None, "None")]
+)
+def test_a_dual_stack_installation_gets_an_ipv6_pool_with_the_backends_encapsulation(backend, encapsulation, operator):
+    desired = desired_installation(None, request(backend, encapsulation), DUAL)
+    network = desired["spec"]["calicoNetwork"]
+    assert [(p["name"], p["cidr"], p["blockSize"], p["encapsulation"]) for p in network["ipPools"]] == [
+        ("default-ipv4-ippool", "10.244.0.0/16", 26, operator),
+        ("default-ipv6-ippool", "fd00:10:244::/56", 122, operator),
+    ]
+    assert network["nodeAddressAutodetectionV6"] == {"firstFound": True}
+    assert installation_network(desired)["pod_cidr"] == DUAL
+    assert desired_installation(desired, request(backend, encapsulation), DUAL) == desired
+
+
+def test_a_switch_of_a_dual_stack_installation_changes_both_pools_and_node_address_serves_both_families():
+    live = desired_installation(None, request("vxlan", "Always"), DUAL)
+    switched = desired_installation(live, request("bgp", None, node_address=("interface", "eth1")), DUAL)
+    network = switched["spec"]["calicoNetwork"]
+    assert [pool["encapsulation"] for pool in network["ipPools"]] == ["None", "None"]
+    assert network["nodeAddressAutodetectionV4"] == network["nodeAddressAutodetectionV6"] == {"interface": "^eth1$"}
