@@ -42,6 +42,7 @@ KUBEADM_NETWORK_FLAGS = (
     "service-cluster-ip-range",
     "node-cidr-mask-size",
     "node-cidr-mask-size-ipv4",
+    "node-cidr-mask-size-ipv6",
 )
 START_TIMEOUT = 120
 
@@ -80,13 +81,28 @@ def node_address(index: int) -> str:
     return f"{net}.{10 + index % 240}"
 
 
-def validate_spec(spec: ClusterSpec) -> None:
+def pod_networks(pod_cidr: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """POD_CIDR: an IPv4 network, or an IPv4 and an IPv6 one (dual stack), comma-separated as kubeadm's podSubnet."""
     try:
-        network = ipaddress.ip_network(spec.pod_cidr, strict=True)
+        return [ipaddress.ip_network(part.strip(), strict=True) for part in pod_cidr.split(",")]
     except ValueError as exc:
-        raise ClusterError(f"POD_CIDR={spec.pod_cidr!r} is not a network CIDR ({exc}); e.g. 10.244.0.0/16") from exc
+        raise ClusterError(
+            f"POD_CIDR={pod_cidr!r} is not a network CIDR ({exc}); e.g. 10.244.0.0/16 or 10.244.0.0/16,fd00:10:244::/56"
+        ) from exc
+
+
+def validate_spec(spec: ClusterSpec) -> None:
+    networks = pod_networks(spec.pod_cidr)
+    network = networks[0]
     if network.version != 4 or network.prefixlen > 22:
         raise ClusterError(f"POD_CIDR={spec.pod_cidr} must be IPv4 and /22 or larger: each node gets a /24 from it")
+    ipv6 = networks[1:]
+    if len(networks) > 2 or (ipv6 and (ipv6[0].version != 6 or not 48 <= ipv6[0].prefixlen <= 64)):
+        raise ClusterError(
+            f"POD_CIDR={spec.pod_cidr}: a second network must be IPv6, /48 to /64 (each node gets a /64 of it)"
+        )
+    if ipv6 and 2 ** (64 - ipv6[0].prefixlen) < spec.nodes:
+        raise ClusterError(f"NODES={spec.nodes} do not fit into the /64s of {ipv6[0]}")
     if network.overlaps(ipaddress.ip_network(SERVICE_CIDR)):
         raise ClusterError(f"POD_CIDR={spec.pod_cidr} overlaps the service CIDR {SERVICE_CIDR}")
     if not 1 <= spec.nodes <= min(2 ** (24 - network.prefixlen), 720):
@@ -229,7 +245,7 @@ class LocalCluster:
     def node_pod_cidrs(self) -> dict[str, str]:
         kubectl = [self.binary("kubectl"), "--kubeconfig", str(self.kubeconfig)]
         nodes = json.loads(self._run([*kubectl, "get", "nodes", "-o", "json"]))["items"]
-        return {node["metadata"]["name"]: node["spec"].get("podCIDR") for node in nodes}
+        return {node["metadata"]["name"]: ",".join(node["spec"].get("podCIDRs") or []) or None for node in nodes}
 
     def is_healthy(self) -> bool:
         if not self.pids.is_dir():
@@ -478,7 +494,7 @@ networking:
 
     def _wait_nodes(self, spec: ClusterSpec) -> None:
         kubectl = [self.binary("kubectl"), "--kubeconfig", str(self.kubeconfig)]
-        network = ipaddress.ip_network(spec.pod_cidr)
+        networks = {network.version: network for network in pod_networks(spec.pod_cidr)}
         deadline = time.monotonic() + START_TIMEOUT
         self._run([*kubectl, "wait", "node", "--all", "--for=condition=Ready", f"--timeout={START_TIMEOUT}s"])
         self._run(
@@ -493,9 +509,13 @@ networking:
         )
         nodes = json.loads(self._run([*kubectl, "get", "nodes", "-o", "json"]))["items"]
         for node in nodes:
-            cidr = ipaddress.ip_network(node["spec"]["podCIDR"])
-            if not cidr.subnet_of(network):
-                raise ClusterError(f"node {node['metadata']['name']} got podCIDR {cidr} outside {network}")
+            cidrs = [ipaddress.ip_network(cidr) for cidr in node["spec"].get("podCIDRs") or []]
+            if sorted(cidr.version for cidr in cidrs) != sorted(networks) or not all(
+                cidr.subnet_of(networks[cidr.version]) for cidr in cidrs
+            ):
+                raise ClusterError(
+                    f"node {node['metadata']['name']} got podCIDRs {cidrs}, not one of each of {spec.pod_cidr}"
+                )
         self._wait_serviceaccount(kubectl)
 
     def _wait_serviceaccount(self, kubectl: list[str]) -> None:

@@ -14,7 +14,7 @@ try:
 except ImportError:  # pragma: no cover - the kubernetes client, which the modules require, depends on PyYAML
     yaml = None
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import cni_spec
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import check_dual_stack, cni_spec
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, LiveStateError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import load_yaml
 from ansible_collections.kubeforge.cluster.plugins.module_utils.networks import (
@@ -40,10 +40,10 @@ def stack(networks):
     return "dual-stack (IPv4 and IPv6)" if len(networks) > 1 else "single-stack (IPv4)"
 
 
-def decide_pod_cidr(requested, cni, kubeadm_subnet, live_cni_cidr, node_cidrs):
+def decide_pod_cidr(requested, cni, kubeadm_subnet, live_cni_cidr, node_cidrs, backend=None):
     """The pod CIDR (kubeadm's comma string); a mismatch between any two sources is refused: changing the pod CIDR,
     or between single and dual stack, is a migration, not a configuration change. node_cidrs: {node: [its
-    spec.podCIDRs]}."""
+    spec.podCIDRs]}. backend: refused when it cannot carry the IPv6 network the cluster has."""
     facts = []
     if live_cni_cidr:
         facts.append(("the live %s configuration" % cni, live_cni_cidr))
@@ -78,6 +78,8 @@ def decide_pod_cidr(requested, cni, kubeadm_subnet, live_cni_cidr, node_cidrs):
             "node podCIDRs lie outside pod_cidr %s: %s; kube-controller-manager's --cluster-cidr (kubeadm "
             "networking.podSubnet) must be the same networks" % (networks_text(wanted), ", ".join(outside))
         )
+    if backend and len(wanted) > 1:
+        check_dual_stack(cni, backend)
     return networks_text(wanted)
 
 

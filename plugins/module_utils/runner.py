@@ -58,7 +58,7 @@ class CniConfigRunner:
             return OperatorRun(self).run()
         driver.read_for_write(self.client, live)
         self.pod_cidr = decide_pod_cidr(
-            req.pod_cidr, req.cni, live.kubeadm_subnet, driver.live_pod_cidr(live), live.node_pod_cidrs()
+            req.pod_cidr, req.cni, live.kubeadm_subnet, driver.live_pod_cidr(live), live.node_pod_cidrs(), req.backend
         )
         driver.check_nodes(live, self.pod_cidr)
         self.check_node_arches()

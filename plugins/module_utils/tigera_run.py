@@ -45,6 +45,7 @@ class OperatorRun:
             live.kubeadm_subnet,
             installation_network(installed)["pod_cidr"],
             live.node_pod_cidrs(),
+            req.backend,
         )
         check_expressible(installed, req.backend)
         self.check_version()

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeforge.cluster contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""cni_verify's pure core: which node pairs to probe, the probe pods and their busybox script, what the
-script printed, and the one failure message. No I/O here (verify_run.py does it through client.py)."""
+"""cni_verify's pure core: which node pairs to probe and in which address families, the probe pods and their
+busybox script, what the script printed, and the one failure message. No I/O here (verify_run.py does it through
+client.py)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -16,24 +17,39 @@ SERVICE_NAME = "probe"
 # Both must match for a namespace to be cni_verify's own (and so deleted as a leftover).
 NAMESPACE_LABELS = {"app.kubernetes.io/managed-by": "kubeforge", "app.kubernetes.io/name": "cni-verify"}
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
-ICMP_HEADERS = 28  # IPv4 header (20) + ICMP echo header (8)
+# IPv4 first: the primary family of a cluster, whose failure lines and results come first.
+FAMILIES = ("IPv4", "IPv6")
 
-# Runs as `sh -c SCRIPT probe SERVICE_IP TARGET...` (TARGET = index=ip; SERVICE_IP "-" = none) with
-# MTU_CHECK=1|0 and SERVICE_ATTEMPTS in the environment. Only sh, cat, ping, wget, sed and timeout: applets
-# of busybox in agnhost (Alpine) and in busybox-static alike. `wget -T` crashes busybox 1.35, so `timeout`.
-# One JSON line per result; every target is checked in parallel, each line is one write (atomic on a pipe).
+# Runs as `sh -c SCRIPT probe SERVICE_IP TARGET...` (TARGET = index=ip, one per address of a target; SERVICE_IP
+# "-" = none) with MTU_CHECK=1|0 and SERVICE_ATTEMPTS in the environment. Only sh, cat, ping, wget, sed and
+# timeout: applets of busybox in agnhost (Alpine) and in busybox-static alike. `wget -T` crashes busybox 1.35, so
+# `timeout`. busybox ping takes the family from the address (`ping -6` refuses an IPv4 one), so one command line
+# serves both. One JSON line per result; every target address is checked in parallel, each line is one write
+# (atomic on a pipe).
 PROBE_SCRIPT = r"""
 mtu=$(cat /sys/class/net/eth0/mtu 2>/dev/null || echo 0)
-payload=$((mtu - 28))
 [ "$MTU_CHECK" = 1 ] && echo "{\"kind\":\"self\",\"mtu\":$mtu}"
 svc=$1
 shift
+url() {
+  case $1 in
+    *:*) echo "http://[$1]:$2/" ;;
+    *) echo "http://$1:$2/" ;;
+  esac
+}
 check() {
   idx=${1%%=*}
   ip=${1#*=}
-  # First, before any other packet to this target: a fresh pod's first DF packet of the pod's MTU meets
-  # the path as it is. A "fragmentation needed" answer lowers this pod's path MTU to the target, after
-  # which the kernel fragments and every later ping would pass.
+  # The payload that fills a packet of the MTU: less the IP header (IPv4 20 bytes, IPv6 40) and ICMP's echo
+  # header (8).
+  case $ip in
+    *:*) family=IPv6 payload=$((mtu - 48)) ;;
+    *) family=IPv4 payload=$((mtu - 28)) ;;
+  esac
+  # First, before any other packet to this address: a fresh pod's first packet of the pod's MTU meets the
+  # path as it is. IPv4 sends it with DF; IPv6 routers never fragment. Where the path carries less, the answer
+  # ("fragmentation needed", ICMPv6 "packet too big") lowers this pod's path MTU to the address, after which the
+  # kernel fragments at the source and every later ping would pass.
   mtu_ok=null
   if [ "$MTU_CHECK" = 1 ] && [ "$payload" -gt 0 ]; then
     if ping -c 1 -W 3 -s "$payload" "$ip" >/dev/null 2>&1; then mtu_ok=true; else mtu_ok=false; fi
@@ -41,9 +57,9 @@ check() {
   out=$(ping -c 2 -W 2 "$ip" 2>/dev/null)
   if [ $? = 0 ]; then icmp=true; else icmp=false; fi
   rtt=$(echo "$out" | sed -n 's|.*= *[0-9.]*/\([0-9.]*\)/.*|\1|p')
-  if timeout 5 wget -q -O /dev/null "http://$ip:8080/" 2>/dev/null; then tcp=true; else tcp=false; fi
+  if timeout 5 wget -q -O /dev/null "$(url "$ip" 8080)" 2>/dev/null; then tcp=true; else tcp=false; fi
   checks="\"icmp\":$icmp,\"rtt_ms\":${rtt:-null},\"tcp\":$tcp,\"mtu\":$mtu_ok,\"payload\":$payload"
-  echo "{\"kind\":\"pair\",\"target\":$idx,$checks}"
+  echo "{\"kind\":\"pair\",\"target\":$idx,\"family\":\"$family\",$checks}"
 }
 for target in "$@"; do
   check "$target" &
@@ -56,7 +72,7 @@ if [ "$svc" != - ]; then
   n=0
   while [ "$n" -lt "$SERVICE_ATTEMPTS" ]; do
     n=$((n + 1))
-    timeout 5 wget -q -O /dev/null "http://$svc:80/" 2>/dev/null && ok=$((ok + 1))
+    timeout 5 wget -q -O /dev/null "$(url "$svc" 80)" 2>/dev/null && ok=$((ok + 1))
   done
   echo "{\"kind\":\"service\",\"succeeded\":$ok,\"attempts\":$n}"
 fi
@@ -165,8 +181,63 @@ def service_object(namespace):
     }
 
 
+def ip_family(address):
+    return "IPv6" if ":" in address else "IPv4"
+
+
+def addresses_by_family(addresses):
+    """{family: the first of addresses of that family}, IPv4 first, as the kubelet picks a pod's."""
+    first = {}
+    for address in addresses:
+        if address:
+            first.setdefault(ip_family(address), address)
+    return dict((family, first[family]) for family in FAMILIES if family in first)
+
+
+def pod_addresses(pod):
+    status = pod.get("status") or {}
+    return addresses_by_family([entry.get("ip") for entry in status.get("podIPs") or []] or [status.get("podIP")])
+
+
+def host_addresses(pod):
+    """The node's addresses as the kubelet reports them in a pod's hostIPs: also the podIPs it gives a
+    hostNetwork pod on that node, which is how a host-network prober's addresses are known before it exists."""
+    status = pod.get("status") or {}
+    return addresses_by_family([entry.get("ip") for entry in status.get("hostIPs") or []] or [status.get("hostIP")])
+
+
+def pod_families(addresses):
+    """The families of the pod network: those any of addresses ({family: address} per pod) has."""
+    return [family for family in FAMILIES if any(family in each for each in addresses)]
+
+
+def probe_plan(pairs, targets):
+    """What each prober checks, {(node, host_network): [(target, family, address, why)]}: per pair (source,
+    target) and family of the pod network, IPv4 first, the target pod's address of that family, or None and why
+    where the prober or the target has no address of that family, so that no packet of it can be sent (skipped).
+    targets: the target pod of each node."""
+    addresses = dict((name, pod_addresses(pod)) for name, pod in targets.items())
+    # A prober's own addresses are not known before it runs: a pod prober has the families of the target beside
+    # it (one node, one IPAM), a host-network prober its node's.
+    own = {False: addresses, True: dict((name, host_addresses(pod)) for name, pod in targets.items())}
+    families = pod_families(addresses.values())
+    plan = dict(((name, host_network), []) for name in targets for host_network in (False, True))
+    for source, target in pairs:
+        for host_network in (False, True):
+            for family in families:
+                address, why = addresses[target].get(family), None
+                if family not in own[host_network][source]:
+                    side = "the host network of %s has" if host_network else "the pods of %s have"
+                    address, why = None, "%s no %s address" % (side % source, family)
+                elif address is None:
+                    why = "the pods of %s have no %s address" % (target, family)
+                plan[(source, host_network)].append((target, family, address, why))
+    return plan
+
+
 def parse_probe_log(text):
-    """The JSON lines a prober printed (anything else is ignored); `done` tells it ran to the end."""
+    """The JSON lines a prober printed (anything else is ignored), its pairs by (target, family); `done` tells it
+    ran to the end."""
     found = {"mtu": None, "pairs": {}, "service": None, "done": False}
     for raw in (text or "").splitlines():
         line = raw.strip()
@@ -180,7 +251,7 @@ def parse_probe_log(text):
         if kind == "self":
             found["mtu"] = record.get("mtu")
         elif kind == "pair":
-            found["pairs"][record.get("target")] = record
+            found["pairs"][(record.get("target"), record.get("family"))] = record
         elif kind == "service":
             found["service"] = record
         elif kind == "done":
@@ -188,56 +259,77 @@ def parse_probe_log(text):
     return found
 
 
-def pair_result(source, target, path, record):
+def _entry(source, target, path, family, icmp=None, tcp=None, mtu=None):
+    return {"source": source, "target": target, "path": path, "family": family, "icmp": icmp, "tcp": tcp, "mtu": mtu}
+
+
+def pair_result(source, target, path, family, record):
     """One entry of the module's `pairs`; a target the prober printed nothing for failed every check."""
     record = record or {}
-    result = {
-        "source": source,
-        "target": target,
-        "path": path,
-        "icmp": {"ok": record.get("icmp") is True, "rtt_ms": record.get("rtt_ms")},
-        "tcp": {"ok": record.get("tcp") is True},
-        "mtu": None,
-    }
+    result = _entry(
+        source,
+        target,
+        path,
+        family,
+        icmp={"ok": record.get("icmp") is True, "rtt_ms": record.get("rtt_ms")},
+        tcp={"ok": record.get("tcp") is True},
+    )
     if path == "pod" and (record.get("mtu") is not None or not record):
         # null: the prober ran without the MTU check (check_mtu: false); no record: it failed everything
         result["mtu"] = {"ok": record.get("mtu") is True, "payload": record.get("payload")}
     return result
 
 
+def skipped_result(source, target, path, family, why):
+    return dict(_entry(source, target, path, family), skipped=why)
+
+
 def service_result(source, service_ip, record):
     record = record or {}
     succeeded, attempts = record.get("succeeded", 0), record.get("attempts", 0)
-    return {
-        "source": source,
-        "target": "service %s" % service_ip,
-        "path": "service",
-        "icmp": None,
-        "tcp": {"ok": bool(attempts) and succeeded == attempts, "succeeded": succeeded, "attempts": attempts},
-        "mtu": None,
-    }
+    tcp = {"ok": bool(attempts) and succeeded == attempts, "succeeded": succeeded, "attempts": attempts}
+    return _entry(source, "service %s" % service_ip, "service", ip_family(service_ip), tcp=tcp)
+
+
+def skipped_reasons(pairs):
+    """Why pairs were skipped, each reason once, in the order of pairs."""
+    reasons = []
+    for pair in pairs:
+        if pair.get("skipped") and pair["skipped"] not in reasons:
+            reasons.append(pair["skipped"])
+    return reasons
+
+
+# IPv6 has no DF bit: no router fragments it, so a full-size packet crosses whole or not at all.
+MTU_PING = {"IPv4": "with DF", "IPv6": "unfragmented"}
 
 
 def failed_checks(pair):
     """What failed of one pair: icmp, tcp, and mtu only where a small ping passed (else it says nothing)."""
     failed = []
+    if pair.get("skipped"):
+        return failed
     if pair["icmp"] is not None and not pair["icmp"]["ok"]:
         failed.append("icmp")
     if not pair["tcp"]["ok"]:
         tcp = pair["tcp"]
         failed.append("tcp %d/%d" % (tcp["succeeded"], tcp["attempts"]) if "attempts" in tcp else "tcp")
     if pair["mtu"] is not None and not pair["mtu"]["ok"] and pair["icmp"]["ok"]:
-        failed.append("mtu (ping of %s bytes with DF)" % pair["mtu"]["payload"])
+        failed.append("mtu (ping of %s bytes %s)" % (pair["mtu"]["payload"], MTU_PING[pair["family"]]))
     return failed
 
 
 def failure_lines(pairs):
-    """ "kf-node-1 -> kf-node-3 (pod): icmp, tcp" for each pair with a failed check."""
+    """ "kf-node-1 -> kf-node-3 (pod): icmp, tcp" for each pair with a failed check; on a dual-stack pod network
+    "kf-node-1 -> kf-node-3 (pod, IPv6): icmp". A single-stack cluster's lines stay as they were, without a
+    family that would only repeat the one there is."""
+    dual = len(set(pair["family"] for pair in pairs)) > 1
     lines = []
     for pair in pairs:
         failed = failed_checks(pair)
         if failed:
-            lines.append("%s -> %s (%s): %s" % (pair["source"], pair["target"], pair["path"], ", ".join(failed)))
+            where = "%s, %s" % (pair["path"], pair["family"]) if dual else pair["path"]
+            lines.append("%s -> %s (%s): %s" % (pair["source"], pair["target"], where, ", ".join(failed)))
     return lines
 
 

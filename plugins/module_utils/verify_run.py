@@ -207,22 +207,23 @@ class Verifier:
         for name in probed:
             self.create(verify.target_pod(self.namespace, name, index[name], self.image, self.pull_policy))
         mark = time.time()
-        target_ips = self.wait_targets(probed)
+        targets = self.wait_targets(probed)
         self.lap("targets_ready", mark)
-        targets_of = dict((name, []) for name in probed)
-        for source, target in pairs:
-            targets_of[source].append((index[target], target_ips[target]))
+        plan = verify.probe_plan(pairs, targets)
         attempts = min(len(probed), 3)
         probers = []
         for name in probed:
             for host_network in (False, True):
+                addresses = [
+                    (index[target], address) for target, _, address, _ in plan[(name, host_network)] if address
+                ]
                 pod = verify.prober_pod(
                     self.namespace,
                     name,
                     index[name],
                     self.image,
                     self.pull_policy,
-                    targets_of[name],
+                    addresses,
                     None if host_network else service_ip,
                     host_network,
                     attempts,
@@ -232,19 +233,26 @@ class Verifier:
         mark = time.time()
         self.wait_probers()
         self.lap("probes", mark)
-        by_index = dict((i, name) for name, i in index.items())
         for source, host_network, pod_name in probers:
             found = verify.parse_probe_log(self.client.pod_log(pod_name, self.namespace, "probe"))
             path = "host" if host_network else "pod"
-            for target_index, _ip in targets_of[source]:
-                target = by_index[target_index]
-                result["pairs"].append(verify.pair_result(source, target, path, found["pairs"].get(target_index)))
+            for target, family, address, why in plan[(source, host_network)]:
+                if address is None:
+                    entry = verify.skipped_result(source, target, path, family, why)
+                else:
+                    entry = verify.pair_result(
+                        source, target, path, family, found["pairs"].get((index[target], family))
+                    )
+                result["pairs"].append(entry)
             if not host_network:
                 result["pod_mtu"][source] = found["mtu"]
                 if service_ip:
                     result["pairs"].append(verify.service_result(source, service_ip, found["service"]))
             if not found["done"]:
                 result["failures"].append("%s: the probe did not run to its end (see its log)" % pod_name)
+        skipped = verify.skipped_reasons(result["pairs"])
+        if skipped:
+            self.warnings.append("some checks are skipped (see skipped in pairs), not failed: %s" % "; ".join(skipped))
         result["failures"] = verify.failure_lines(result["pairs"]) + result["failures"]
         result.update(
             verified=True,
@@ -252,7 +260,7 @@ class Verifier:
             pairs_checked=len(pairs),
             pairs_total=total,
             service=service_ip,
-            checks=len(result["pairs"]),
+            checks=sum(1 for pair in result["pairs"] if not pair.get("skipped")),
         )
         return result
 
@@ -280,7 +288,7 @@ class Verifier:
                 "probe target pods not ready within %ss: %s; their nodes' pod network or kubelet may be broken"
                 % (self.timeout, ", ".join(lagging))
             )
-        return dict((pod["spec"]["nodeName"], pod["status"]["podIP"]) for pod in pods)
+        return dict((pod["spec"]["nodeName"], pod) for pod in pods)
 
     def wait_probers(self):
         problems = []

@@ -18,9 +18,14 @@ description:
     the result. No C(kubectl exec) is needed.
   - "Checks, for ordered pairs of distinct nodes: pod to pod (ICMP ping with its round-trip time; TCP, an
     HTTP GET of the target's port 8080), host to pod (from the host-network prober, ICMP and TCP), and the
-    MTU: one ping whose packet is exactly the prober pod's C(eth0) MTU. Linux sets Don't Fragment on it, so it
-    fails where the path between the nodes (a VXLAN device, a tunnel, the underlay) carries less than the
-    pods' MTU - the classic VXLAN MTU mismatch that lets small packets through and stalls large transfers."
+    MTU: one ping whose packet is exactly the prober pod's C(eth0) MTU, the first packet to that address. Linux
+    sets Don't Fragment on it over IPv4, and no router fragments IPv6, so it fails where the path between the
+    nodes (a VXLAN device, a tunnel, the underlay) carries less than the pods' MTU - the classic VXLAN MTU
+    mismatch that lets small packets through and stalls large transfers."
+  - "On a dual-stack cluster every check of a pair but the Service's runs once per address family (IPv4 and
+    IPv6, the families of the pods' C(status.podIPs)). A family the prober or the target has no address of is
+    skipped, not failed, with a warning - for instance host to pod over IPv6 where the node reports no IPv6
+    address (a host-network prober's addresses are its node's, the pods' C(status.hostIPs))."
   - "Where kube-proxy runs (a C(kube-proxy) DaemonSet in C(kube-system)), every pod prober also fetches
     a ClusterIP Service in front of all targets (as many requests as nodes, at most 3); otherwise that check
     is skipped with a warning."
@@ -33,7 +38,8 @@ description:
     probed; the result says why with RV(verified=false) and a warning, never a success.
   - Warns when Flannel is installed (its own DaemonSet, not Canal) and NetworkPolicy objects exist, since
     Flannel does not enforce them.
-  - Fails, naming each node pair and what failed of it, when any check fails.
+  - Fails, naming each node pair (on a dual-stack cluster with its family) and what failed of it, when any check
+    fails.
 author:
   - kubeforge maintainers (@kubeforge)
 extends_documentation_fragment:
@@ -56,8 +62,9 @@ options:
   probe_image:
     description:
       - The image of every probe pod. It needs C(/agnhost netexec --http-port=N) (an HTTP server answering
-        C(GET /)) and busybox's C(sh), C(cat), C(ping), C(wget), C(sed) and C(timeout) on the PATH, as the
-        upstream agnhost image has them.
+        C(GET /), on IPv6 too for a dual-stack cluster) and busybox's C(sh), C(cat), C(ping), C(wget), C(sed)
+        and C(timeout) on the PATH, built with IPv6 for a dual-stack cluster, as the upstream agnhost image has
+        them.
     type: str
     default: registry.k8s.io/e2e-test-images/agnhost:2.63.0
   image_registry:
@@ -96,7 +103,7 @@ options:
 notes:
   - C(changed) is always false; the cluster is left as it was found (the namespace is gone or terminating).
   - Not checked here - NetworkPolicy enforcement (a deny-all policy that must block traffic), DNS, NodePort and
-    IPv6.
+    a Service of each family (the probe Service has the cluster's primary family, IPv4).
 seealso:
   - module: kubeforge.cluster.cni_config
   - module: kubeforge.cluster.cni_info
@@ -143,29 +150,38 @@ nodes:
   type: list
   elements: str
 pod_mtu:
-  description: The MTU of C(eth0) in the pod-network prober of each node.
+  description: The MTU of C(eth0) in the pod-network prober of each node (one for both families).
   returned: always
   type: dict
   sample: {kf-node-1: 1450, kf-node-2: 1450}
 pairs:
   description:
-    - One entry per probed (source, target, path). C(path) is C(pod) (pod to pod), C(host) (host network to
-      pod) or C(service) (pod to the probe Service's ClusterIP; C(target) is C(service <ClusterIP>)).
+    - One entry per probed (source, target, path, family). C(path) is C(pod) (pod to pod), C(host) (host network
+      to pod) or C(service) (pod to the probe Service's ClusterIP; C(target) is C(service <ClusterIP>)).
+    - C(family) is C(IPv4) or C(IPv6), the address family of the check (the ClusterIP's for the service). A
+      single-stack cluster has one entry per (source, target, path), a dual-stack one two, IPv4 first.
     - C(icmp) (C(ok), C(rtt_ms), the average round trip), C(tcp) (C(ok); for the service also C(succeeded)
-      and C(attempts)) and C(mtu) (C(ok), C(payload), the ICMP payload that makes a packet of the pod's MTU;
-      pod path only) are null where they do not apply.
+      and C(attempts)) and C(mtu) (C(ok), C(payload), the ICMP payload that makes a packet of the pod's MTU -
+      the MTU less 28 bytes over IPv4, less 48 over IPv6; pod path only) are null where they do not apply.
+    - An entry that could not be checked (the prober or the target has no address of its family) has them all
+      null and C(skipped), why; it is not a failure and not counted in RV(checks). Only such entries have
+      C(skipped).
   returned: always
   type: list
   elements: dict
   sample:
-    - {source: kf-node-1, target: kf-node-2, path: pod, icmp: {ok: true, rtt_ms: 0.123}, tcp: {ok: true},
-       mtu: {ok: true, payload: 1422}}
+    - {source: kf-node-1, target: kf-node-2, path: pod, family: IPv4, icmp: {ok: true, rtt_ms: 0.123},
+       tcp: {ok: true}, mtu: {ok: true, payload: 1422}}
+    - {source: kf-node-1, target: kf-node-2, path: pod, family: IPv6, icmp: {ok: true, rtt_ms: 0.131},
+       tcp: {ok: true}, mtu: {ok: true, payload: 1402}}
+    - {source: kf-node-1, target: kf-node-2, path: host, family: IPv6, icmp: null, tcp: null, mtu: null,
+       skipped: the host network of kf-node-1 has no IPv6 address}
 sampled:
   description: Whether only a sample of the node pairs was probed (see O(max_pairs)).
   returned: always
   type: bool
 pairs_checked:
-  description: How many ordered node pairs were probed (per path).
+  description: How many ordered node pairs were probed (per path, each in every family).
   returned: always
   type: int
 pairs_total:
@@ -173,7 +189,7 @@ pairs_total:
   returned: always
   type: int
 checks:
-  description: How many entries of RV(pairs) were checked.
+  description: How many entries of RV(pairs) were checked (all but the skipped ones).
   returned: always
   type: int
 service:
@@ -181,11 +197,16 @@ service:
   returned: always
   type: str
 failures:
-  description: One line per failed pair, C(source -> target (path) - what failed), and nodes not probed.
+  description:
+    - One line per failed entry of RV(pairs), C(source -> target (path) - what failed), and nodes not probed.
+    - On a dual-stack cluster each line names the family, C(source -> target (path, family) - what failed); a
+      single-stack cluster's lines name none.
   returned: always
   type: list
   elements: str
-  sample: ["kf-node-1 -> kf-node-3 (pod): icmp, tcp"]
+  sample:
+    - "kf-node-1 -> kf-node-3 (pod, IPv6): icmp, tcp"
+    - "kf-node-2 -> kf-node-1 (pod, IPv6): mtu (ping of 1402 bytes unfragmented)"
 cleaned_up:
   description: True when the probe namespace was gone before the module returned; null while it is still terminating.
   returned: always

@@ -69,3 +69,9 @@ def test_kubeadm_pod_subnet_reads_both_families():
     assert kubeadm_pod_subnet(configmap) == "10.244.0.0/16,fd00::/56"
     assert kubeadm_pod_subnet({"data": {"ClusterConfiguration": "networking: {}\n"}}) is None
     assert kubeadm_pod_subnet(None) is None
+
+
+def test_a_backend_that_cannot_carry_the_clusters_ipv6_network_is_refused():
+    with pytest.raises(InputError, match="backend=udp of flannel cannot carry IPv6 pods"):
+        decide_pod_cidr(None, "flannel", DUAL, None, {}, "udp")
+    assert decide_pod_cidr(None, "flannel", "10.244.0.0/16", None, {}, "udp") == "10.244.0.0/16"

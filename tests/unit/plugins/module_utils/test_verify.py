@@ -1,5 +1,5 @@
-"""cni_verify's pure core (pairs, the probe pods and script, their output, the failure message), the NetworkPolicy
-warning, and the runs that must not probe: kwok's fake nodes and check mode."""
+"""cni_verify's pure core (pairs, the checks per address family, the probe pods and script, their output, the
+failure message), the NetworkPolicy warning, and the runs that must not probe: kwok's fake nodes and check mode."""
 
 from __future__ import annotations
 
@@ -122,14 +122,104 @@ def test_the_script_uses_only_applets_of_both_busyboxes():
         assert needed in script
 
 
+# -- address families ------------------------------------------------------------------------------------------
+
+
+def target(node_name, pod_ips, host_ips):
+    """A ready target pod as the kubelet reports it: podIP/hostIP are the first of podIPs/hostIPs."""
+    return {
+        "metadata": {"name": "target-" + node_name},
+        "spec": {"nodeName": node_name},
+        "status": {
+            "podIP": pod_ips[0],
+            "podIPs": [{"ip": ip} for ip in pod_ips],
+            "hostIP": host_ips[0],
+            "hostIPs": [{"ip": ip} for ip in host_ips],
+        },
+    }
+
+
+DUAL = {
+    "a": target("a", ["10.244.0.5", "fd00:10:244::5"], ["198.18.0.10", "fd00:198:18::10"]),
+    "b": target("b", ["10.244.1.7", "fd00:10:244:1::7"], ["198.18.0.11", "fd00:198:18::11"]),
+}
+
+
+def test_addresses_by_family_take_the_first_of_each_family_ipv4_first():
+    assert verify.addresses_by_family(["fd00::1", "10.0.0.1", "10.0.0.2", None]) == {
+        "IPv4": "10.0.0.1",
+        "IPv6": "fd00::1",
+    }
+    assert list(verify.addresses_by_family(["fd00::1", "10.0.0.1"])) == ["IPv4", "IPv6"]
+    assert verify.ip_family("::ffff:10.0.0.1") == "IPv6"
+
+
+def test_pod_and_host_addresses_fall_back_to_the_single_fields():
+    pod = {"status": {"podIP": "10.244.0.5", "hostIP": "198.18.0.10"}}  # a kubelet without podIPs/hostIPs
+    assert verify.pod_addresses(pod) == {"IPv4": "10.244.0.5"}
+    assert verify.host_addresses(pod) == {"IPv4": "198.18.0.10"}
+    assert verify.pod_addresses(DUAL["b"]) == {"IPv4": "10.244.1.7", "IPv6": "fd00:10:244:1::7"}
+    assert verify.host_addresses(DUAL["b"]) == {"IPv4": "198.18.0.11", "IPv6": "fd00:198:18::11"}
+
+
+def test_a_single_stack_plan_is_one_check_per_pair_and_path():
+    targets = {"a": target("a", ["10.244.0.5"], ["198.18.0.10"]), "b": target("b", ["10.244.1.7"], ["198.18.0.11"])}
+    plan = verify.probe_plan([("a", "b"), ("b", "a")], targets)
+    assert plan == {
+        ("a", False): [("b", "IPv4", "10.244.1.7", None)],
+        ("a", True): [("b", "IPv4", "10.244.1.7", None)],
+        ("b", False): [("a", "IPv4", "10.244.0.5", None)],
+        ("b", True): [("a", "IPv4", "10.244.0.5", None)],
+    }
+
+
+def test_a_dual_stack_plan_checks_each_family_ipv4_first():
+    plan = verify.probe_plan([("a", "b"), ("b", "a")], DUAL)
+    for host_network in (False, True):
+        assert plan[("a", host_network)] == [
+            ("b", "IPv4", "10.244.1.7", None),
+            ("b", "IPv6", "fd00:10:244:1::7", None),
+        ]
+        assert [address for _, _, address, _ in plan[("b", host_network)]] == ["10.244.0.5", "fd00:10:244::5"]
+
+
+def test_a_host_without_an_ipv6_address_skips_host_to_pod_over_ipv6_only():
+    targets = dict(DUAL, a=target("a", ["10.244.0.5", "fd00:10:244::5"], ["198.18.0.10"]))
+    plan = verify.probe_plan([("a", "b"), ("b", "a")], targets)
+    assert plan[("a", True)] == [
+        ("b", "IPv4", "10.244.1.7", None),
+        ("b", "IPv6", None, "the host network of a has no IPv6 address"),
+    ]
+    assert plan[("a", False)][1] == ("b", "IPv6", "fd00:10:244:1::7", None)  # its pods have IPv6
+    assert plan[("b", True)][1] == ("a", "IPv6", "fd00:10:244::5", None)  # b's host reaches a's pods
+
+
+def test_a_target_without_an_ipv6_address_is_skipped_over_ipv6_from_everywhere():
+    targets = dict(DUAL, b=target("b", ["10.244.1.7"], ["198.18.0.11", "fd00:198:18::11"]))
+    plan = verify.probe_plan([("a", "b"), ("b", "a")], targets)
+    for host_network in (False, True):
+        assert plan[("a", host_network)][1] == ("b", "IPv6", None, "the pods of b have no IPv6 address")
+    # b's own pods have no IPv6 address either, so b's pod prober cannot send any; its host can
+    assert plan[("b", False)][1] == ("a", "IPv6", None, "the pods of b have no IPv6 address")
+    assert plan[("b", True)][1] == ("a", "IPv6", "fd00:10:244::5", None)
+
+
 # -- output ----------------------------------------------------------------------------------------------------
 
 LOG = """\
 {"kind":"self","mtu":1450}
-{"kind":"pair","target":2,"icmp":true,"rtt_ms":0.412,"tcp":true,"mtu":false,"payload":1422}
+{"kind":"pair","target":2,"family":"IPv4","icmp":true,"rtt_ms":0.412,"tcp":true,"mtu":false,"payload":1422}
 ping: sendto: some noise
-{"kind":"pair","target":1,"icmp":false,"rtt_ms":null,"tcp":false,"mtu":false,"payload":1422}
+{"kind":"pair","target":1,"family":"IPv4","icmp":false,"rtt_ms":null,"tcp":false,"mtu":false,"payload":1422}
 {"kind":"service","succeeded":2,"attempts":3}
+{"kind":"done"}
+"""
+
+# A dual-stack prober's log: its lines come in the order the parallel checks end.
+DUAL_LOG = """\
+{"kind":"self","mtu":1450}
+{"kind":"pair","target":1,"family":"IPv6","icmp":true,"rtt_ms":0.5,"tcp":false,"mtu":false,"payload":1402}
+{"kind":"pair","target":1,"family":"IPv4","icmp":true,"rtt_ms":0.4,"tcp":true,"mtu":true,"payload":1422}
 {"kind":"done"}
 """
 
@@ -138,21 +228,30 @@ def test_parse_probe_log():
     found = verify.parse_probe_log(LOG)
     assert found["mtu"] == 1450 and found["done"] is True
     assert found["service"] == {"kind": "service", "succeeded": 2, "attempts": 3}
-    assert found["pairs"][2]["rtt_ms"] == 0.412
+    assert found["pairs"][(2, "IPv4")]["rtt_ms"] == 0.412
     assert verify.parse_probe_log("{broken\n")["done"] is False
+
+
+def test_parse_probe_log_keeps_each_family_of_a_target_apart():
+    pairs = verify.parse_probe_log(DUAL_LOG)["pairs"]
+    assert sorted(pairs) == [(1, "IPv4"), (1, "IPv6")]
+    assert (pairs[(1, "IPv4")]["payload"], pairs[(1, "IPv6")]["payload"]) == (1422, 1402)
+    assert pairs[(1, "IPv6")]["tcp"] is False and pairs[(1, "IPv4")]["tcp"] is True
 
 
 def test_failure_lines_name_the_pairs_and_what_failed():
     found = verify.parse_probe_log(LOG)
     pairs = [
-        verify.pair_result("a", "c", "pod", found["pairs"][2]),
-        verify.pair_result("a", "b", "pod", found["pairs"][1]),
-        verify.pair_result("a", "d", "host", None),
-        verify.pair_result("a", "e", "pod", {"icmp": True, "tcp": True, "mtu": True, "payload": 1422}),
+        verify.pair_result("a", "c", "pod", "IPv4", found["pairs"][(2, "IPv4")]),
+        verify.pair_result("a", "b", "pod", "IPv4", found["pairs"][(1, "IPv4")]),
+        verify.pair_result("a", "d", "host", "IPv4", None),
+        verify.pair_result("a", "e", "pod", "IPv4", {"icmp": True, "tcp": True, "mtu": True, "payload": 1422}),
         verify.service_result("a", "10.96.0.9", found["service"]),
     ]
     assert pairs[0]["icmp"] == {"ok": True, "rtt_ms": 0.412}
     assert pairs[2]["mtu"] is None  # no MTU check on the host path
+    assert {pair["family"] for pair in pairs} == {"IPv4"}
+    assert all("skipped" not in pair for pair in pairs)  # a single-stack result gains the family, nothing else
     lines = verify.failure_lines(pairs)
     assert lines == [
         "a -> c (pod): mtu (ping of 1422 bytes with DF)",
@@ -165,8 +264,40 @@ def test_failure_lines_name_the_pairs_and_what_failed():
     )
 
 
+def test_on_a_dual_stack_cluster_each_line_names_its_family():
+    found = verify.parse_probe_log(DUAL_LOG)
+    pairs = [
+        verify.pair_result("a", "b", "pod", "IPv4", found["pairs"][(1, "IPv4")]),
+        verify.pair_result("a", "b", "pod", "IPv6", found["pairs"][(1, "IPv6")]),
+        verify.pair_result("a", "b", "host", "IPv4", {"icmp": False, "tcp": False}),
+        verify.skipped_result("a", "b", "host", "IPv6", "the host network of a has no IPv6 address"),
+        verify.service_result("a", "10.96.0.9", {"succeeded": 3, "attempts": 3}),
+    ]
+    assert verify.failure_lines(pairs) == [
+        # IPv6 has no DF bit: the full-size ping is one no router fragments
+        "a -> b (pod, IPv6): tcp, mtu (ping of 1402 bytes unfragmented)",
+        "a -> b (host, IPv4): icmp, tcp",
+    ]
+    assert pairs[3] == {
+        "source": "a",
+        "target": "b",
+        "path": "host",
+        "family": "IPv6",
+        "icmp": None,
+        "tcp": None,
+        "mtu": None,
+        "skipped": "the host network of a has no IPv6 address",
+    }
+    assert verify.skipped_reasons(pairs + pairs) == ["the host network of a has no IPv6 address"]
+
+
+def test_the_service_entry_has_its_cluster_ips_family():
+    assert verify.service_result("a", "10.96.0.9", None)["family"] == "IPv4"
+    assert verify.service_result("a", "fd00:10:96::a", None)["family"] == "IPv6"
+
+
 def test_a_prober_without_the_mtu_check_reports_no_mtu_result():
-    unchecked = verify.pair_result("a", "b", "pod", {"icmp": True, "tcp": True, "mtu": None, "payload": 1422})
+    unchecked = verify.pair_result("a", "b", "pod", "IPv4", {"icmp": True, "tcp": True, "mtu": None, "payload": 1422})
     assert unchecked["mtu"] is None and verify.failure_lines([unchecked]) == []
     pod_spec = verify.prober_pod("ns", "a", 0, "img", "Never", [(1, "10.244.1.5")], None, False, 3, check_mtu=False)
     assert {"name": "MTU_CHECK", "value": "0"} in pod_spec["spec"]["containers"][0]["env"]
