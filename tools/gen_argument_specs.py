@@ -80,9 +80,12 @@ def shared_options(matrix) -> dict[str, dict]:
         },
         "cni_backend": {"type": "str"},
         "cni_pod_cidr": {
-            "type": "str",
+            "type": "raw",
             "description": [
-                "The pod CIDR (default - the play's pod_cidr; empty takes the cluster's, else the CNI's default)."
+                "The pod CIDR (default - the play's pod_cidr; empty takes the cluster's, else the CNI's default).",
+                "One IPv4 network, or an IPv4 and an IPv6 network for dual stack, as a list or a comma string"
+                " (10.244.0.0/16,fd00:10:244::/56), IPv4 first. The IPv6 network is refused with the backends that"
+                " cannot carry it (Flannel udp and ipip, Calico ipip) and with Canal.",
             ],
         },
         "cni_version": {
@@ -92,6 +95,15 @@ def shared_options(matrix) -> dict[str, dict]:
                 " version than the installed one upgrades it (docs/upgrade.md)."
             ],
             "default": "",
+        },
+        "cni_node_mtu": {
+            "type": "int",
+            "description": [
+                "The smallest MTU of the nodes' interfaces (cni_config's node_mtu); default - the smallest"
+                " ansible_default_ipv4/ipv6 mtu among the hosts whose facts were gathered (site.yml gathers them), 0"
+                " when none. Only Flannel's vxlan on a dual-stack pod network uses it: pods get an MTU that fits"
+                " the IPv6 path too.",
+            ],
         },
         "cni_node_address": {
             "type": "str",

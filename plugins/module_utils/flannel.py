@@ -71,6 +71,15 @@ def net_conf_networks(conf):
     return ",".join(network for network in networks if network) or None
 
 
+def dual_stack_mtu(request, pod_cidr):
+    """{"MTU": …} that makes pods fit the backend's IPv6 path on a dual-stack network, from node_mtu; {} where mtu
+    is given, the network is IPv4 only or the backend's IPv6 path costs no more than its IPv4 one."""
+    backend = FLANNEL_BACKENDS[request.backend]
+    if 6 not in by_family(pod_cidr) or "ipv6_overhead" not in backend or request.mtu or not request.node_mtu:
+        return {}
+    return {"MTU": request.node_mtu - (backend["ipv6_overhead"] - backend["overhead"])}
+
+
 def live_backend_type(conf):
     backend = conf.get("Backend")
     if not isinstance(backend, dict):
@@ -204,7 +213,22 @@ class FlannelDriver(CniDriver):
     def desired_configmap(self, configmap, request, pod_cidr, warn):
         desired = copy.deepcopy(configmap)
         live_conf = self.net_conf(configmap) or {}
-        conf = desired_net_conf(live_conf, pod_cidr, request.backend, request.flannel_keys)
+        keys = dict(request.flannel_keys, **dual_stack_mtu(request, pod_cidr))
+        conf = desired_net_conf(live_conf, pod_cidr, request.backend, keys)
+        backend = FLANNEL_BACKENDS[request.backend]
+        if 6 in by_family(pod_cidr) and "ipv6_overhead" in backend and "MTU" not in conf["Backend"]:
+            warn(
+                "flannel gives pods the %s backend's IPv4 MTU (the interface's minus %d) while its IPv6 device "
+                "carries the interface's minus %d: full-size IPv6 packets are dropped until path MTU discovery "
+                "lowers them (flannel-io/flannel#1781). Give node_mtu (the roles take it from the nodes' facts) or "
+                "mtu=<the nodes' MTU minus %d>"
+                % (
+                    request.backend,
+                    backend["overhead"],
+                    backend["ipv6_overhead"],
+                    backend["ipv6_overhead"] - backend["overhead"],
+                )
+            )
         if conf != live_conf:
             desired.setdefault("data", {})[NET_CONF_KEY] = dump_net_conf(conf)
         return desired

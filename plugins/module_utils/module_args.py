@@ -62,6 +62,7 @@ def cni_config_argument_spec():
         backend_options[name] = {"type": "bool"}
     spec["backend_options"] = {"type": "dict", "options": backend_options}
     spec["node_address"] = {"type": "str"}
+    spec["node_mtu"] = {"type": "int"}
     spec["validate_only"] = {"type": "bool", "default": False}
     spec.update(KUBE_AUTH_ARGS)
     return spec

@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import NODE_CIDR_MASK_SIZES
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import NODE_CIDR_MASK_SIZES, cni_spec
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError
 
 FAMILIES = {4: "ipv4", 6: "ipv6"}
@@ -129,3 +129,23 @@ def network_problems(networks, services=()):
                     "%s %s overlaps %s %s; give them disjoint ranges" % (name, network, other, other_network)
                 )
     return problems
+
+
+def check_dual_stack(cni, backend):
+    """Refuse an IPv6 pod network where the CNI or its backend cannot carry one, naming what can."""
+    spec = cni_spec(cni)
+    if spec.get("no_dual_stack"):
+        raise InputError("pod_cidr has an IPv6 network, but %s" % spec["no_dual_stack"])
+    if not spec["backends"][backend]["ipv6"]:
+        usable = [name for name, entry in spec["backends"].items() if entry["ipv6"]]
+        raise InputError(
+            "backend=%s of %s cannot carry IPv6 pods (%s); with an IPv6 pod network use one of: %s"
+            % (backend, cni, IPV6_REFUSALS[spec["networking"]], ", ".join(usable))
+        )
+
+
+# Where upstream says a backend carries no IPv6.
+IPV6_REFUSALS = {
+    "flannel": 'flannel Documentation/configuration.md: "Dual-stack works only with vxlan, wireguard and host-gw"',
+    "calico": 'Calico\'s ippools CRD: "IPIP is not supported on IPv6 pools"',
+}

@@ -14,10 +14,11 @@ try:
 except ImportError:  # pragma: no cover - the kubernetes client, which the modules require, depends on PyYAML
     yaml = None
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import check_dual_stack, cni_spec
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import cni_spec
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, LiveStateError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import load_yaml
 from ansible_collections.kubeforge.cluster.plugins.module_utils.networks import (
+    check_dual_stack,
     cidr_items,
     networks_text,
     parse_networks,

@@ -21,7 +21,6 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix impor
     FLANNEL_OPTIONS,
     MTU_RANGE,
     NODE_ADDRESS_METHODS,
-    check_dual_stack,
     check_installer,
     cni_spec,
     is_flannel_networking,
@@ -29,7 +28,11 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix impor
 )
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError
 from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import ManifestSource
-from ansible_collections.kubeforge.cluster.plugins.module_utils.networks import canonical, is_dual_stack
+from ansible_collections.kubeforge.cluster.plugins.module_utils.networks import (
+    canonical,
+    check_dual_stack,
+    is_dual_stack,
+)
 
 RESTART_CHOICES = ("auto", "always", "never")
 DEFAULT_WAIT_TIMEOUT = 300
@@ -106,6 +109,7 @@ def build_request(params):
         pod_cidr = None
     mtu = params.get("mtu")
     check_range("mtu", mtu, MTU_RANGE)
+    check_range("node_mtu", params.get("node_mtu"), MTU_RANGE)
     options = backend_options(params)
     encapsulation = options.pop("encapsulation")
     calico_options = dict((name, options.pop(name)) for name in CALICO_OPTIONS)
@@ -151,6 +155,7 @@ def build_request(params):
         source=source,
         image_registry=params.get("image_registry"),
         mtu=mtu,
+        node_mtu=params.get("node_mtu"),
         flannel_keys=flannel_keys,
         encapsulation=encapsulation,
         wireguard=calico_options["wireguard"],

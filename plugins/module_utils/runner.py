@@ -23,6 +23,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import 
     read_manifest,
     replace_registry,
 )
+from ansible_collections.kubeforge.cluster.plugins.module_utils.networks import is_dual_stack
 from ansible_collections.kubeforge.cluster.plugins.module_utils.new_version import NewVersion
 from ansible_collections.kubeforge.cluster.plugins.module_utils.pod_cidr import decide_pod_cidr
 from ansible_collections.kubeforge.cluster.plugins.module_utils.reconcile import Writer, differs
@@ -291,7 +292,7 @@ class CniConfigRunner:
             "created": writer.created,
             "updated": writer.updated,
             "restarted": self.restarted,
-            "mtu_overhead": mtu_overhead(req.cni, req.backend),
+            "mtu_overhead": mtu_overhead(req.cni, req.backend, is_dual_stack(self.pod_cidr)),
             "stale_node_state": [],
             "workloads_to_restart": [],
             "removed": self.writer.deleted,
@@ -305,7 +306,9 @@ class CniConfigRunner:
             return result
         if self.old_backend not in self.spec["backends"]:
             return result
-        old, new = mtu_overhead(req.cni, self.old_backend), mtu_overhead(req.cni, req.backend)
+        dual_stack = is_dual_stack(self.pod_cidr)
+        old = mtu_overhead(req.cni, self.old_backend, dual_stack)
+        new = mtu_overhead(req.cni, req.backend, dual_stack)
         if new > old:
             result["workloads_to_restart"] = self.workloads_to_restart(
                 "the new backend's MTU is smaller; %d running pods keep the old MTU on their interfaces until "

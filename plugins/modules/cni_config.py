@@ -198,7 +198,17 @@ options:
       - Rendered as flanneld's C(FLANNELD_IFACE), C(FLANNELD_IFACE_REGEX) or C(FLANNELD_IFACE_CAN_REACH) env var
         (its C(--iface*) arguments are removed, since they would win) or calico-node's C(IP_AUTODETECTION_METHOD);
         a change rolls the CNI pods. Omitted, the live choice stays.
+      - On a dual-stack pod network also Calico's C(IP6_AUTODETECTION_METHOD) (the Installation's
+        C(nodeAddressAutodetectionV6)).
     type: str
+  node_mtu:
+    description:
+      - The smallest MTU of the nodes' interfaces the pod network runs over (the roles' C(cni_node_mtu), taken from
+        the nodes' facts). Used only where it matters - Flannel's vxlan on a dual-stack pod network without O(mtu),
+        where flanneld would give pods the IPv4 MTU (the interface's minus 50) while its IPv6 device carries the
+        interface's minus 70 (flannel-io/flannel#1781). Backend C(MTU) then becomes O(node_mtu) minus 20, so pods
+        fit both families. Without either, a warning says so.
+    type: int
   backend_options:
     description:
       - The backend options as one mapping (the roles pass their C(cni_backend_options) here), each key
@@ -373,7 +383,9 @@ wireguard:
   returned: success and cni is calico
   type: bool
 mtu_overhead:
-  description: Bytes the backend (and Calico's WireGuard) takes from the pods' MTU - 50 for vxlan, 110 with WireGuard.
+  description:
+    - Bytes the backend (and Calico's WireGuard) takes from the pods' MTU - 50 for vxlan, 110 with WireGuard; on a
+      dual-stack pod network the larger cost of the IPv6 path (Flannel vxlan 70).
   returned: success
   type: int
   sample: 50

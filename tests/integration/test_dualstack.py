@@ -55,13 +55,16 @@ def test_flannel_dual_stack_vxlan_then_host_gw_and_what_it_refuses(dual_cluster,
     refused_without_writes(
         cluster, audit, "backend=udp of flannel cannot carry IPv6 pods", cni="flannel", backend="udp", pod_cidr=DUAL
     )
-    # Taken from kubeadm's podSubnet when not given, as a single-stack pod CIDR is.
-    installed = cluster.module(cni="flannel", backend="vxlan")
+    # Taken from kubeadm's podSubnet when not given, as a single-stack pod CIDR is. node_mtu as the roles pass it.
+    installed = cluster.module(cni="flannel", backend="vxlan", node_mtu=1500)
     assert not installed.get("failed"), installed.get("msg")
-    assert installed["changed"] and installed["pod_cidr"] == DUAL
+    assert installed["changed"] and installed["pod_cidr"] == DUAL and installed["mtu_overhead"] == 70
     conf = cluster.net_conf("flannel")
     assert (conf["Network"], conf["IPv6Network"], conf["EnableIPv4"], conf["EnableIPv6"]) == (IPV4, IPV6, True, True)
-    assert_second_run_writes_nothing(cluster, audit, {"cni": "flannel", "backend": "vxlan", "pod_cidr": DUAL})
+    # Pods get 1480 - 50 = 1430, what flannel-v6.1 carries on a 1500-byte interface.
+    assert conf["Backend"] == {"Type": "vxlan", "MTU": 1480}
+    again = {"cni": "flannel", "backend": "vxlan", "pod_cidr": DUAL, "node_mtu": 1500}
+    assert_second_run_writes_nothing(cluster, audit, again)
 
     switched = cluster.module(cni="flannel", backend="host-gw", pod_cidr=[IPV4, IPV6])
     assert not switched.get("failed"), switched.get("msg")

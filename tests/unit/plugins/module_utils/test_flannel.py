@@ -6,8 +6,9 @@ import json
 
 import pytest
 from ansible_collections.kubeforge.cluster.plugins.module_utils import flannel
+from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import mtu_overhead
 from ansible_collections.kubeforge.cluster.plugins.module_utils.errors import InputError, LiveStateError
-from ansible_collections.kubeforge.cluster.plugins.module_utils.request import flannel_backend_keys
+from ansible_collections.kubeforge.cluster.plugins.module_utils.request import Request, flannel_backend_keys
 
 UPSTREAM = {"Network": "10.244.0.0/16", "EnableNFTables": False, "Backend": {"Type": "vxlan"}}
 PSK = "pXW2Yh4j8bqvZ0cNc0q1o2iHn0m6g0cQW1K7o1Xx6kA="
@@ -216,3 +217,38 @@ def test_a_dual_stack_network_needs_both_node_subnets():
     live.nodes = dict(DUAL_NODES, c={"pod_cidrs": ["10.244.2.0/24"]})
     with pytest.raises(LiveStateError, match=r"without a spec.podCIDRs subnet of each family of .*: c;"):
         driver.check_nodes(live, DUAL)
+
+
+@pytest.mark.parametrize(
+    ("backend", "mtu", "node_mtu", "pod_cidr", "keys"),
+    [
+        ("vxlan", None, 1500, DUAL, {"MTU": 1480}),  # pods get 1430: what flannel-v6.1 carries
+        ("vxlan", None, 9000, DUAL, {"MTU": 8980}),
+        ("vxlan", 1400, 1500, DUAL, {}),  # the user's mtu wins (it is in flannel_keys already)
+        ("vxlan", None, 1500, "10.244.0.0/16", {}),
+        ("vxlan", None, None, DUAL, {}),
+        ("host-gw", None, 1500, DUAL, {}),
+        ("wireguard", None, 1500, DUAL, {}),  # flannel takes 80 bytes on both of its devices
+    ],
+)
+def test_a_dual_stack_vxlan_network_gets_a_backend_mtu_that_fits_ipv6(backend, mtu, node_mtu, pod_cidr, keys):
+    request = Request(backend=backend, mtu=mtu, node_mtu=node_mtu)
+    assert flannel.dual_stack_mtu(request, pod_cidr) == keys
+
+
+def test_without_node_mtu_a_dual_stack_vxlan_install_warns_with_the_fix():
+    warnings = []
+    request = Request(backend="vxlan", mtu=None, node_mtu=None, flannel_keys={}, node_address=None)
+    configmap = {"data": {"net-conf.json": flannel.dump_net_conf(UPSTREAM)}}
+    flannel.FlannelDriver("flannel").desired_configmap(configmap, request, DUAL, warnings.append)
+    assert len(warnings) == 1 and "flannel-io/flannel#1781" in warnings[0] and "minus 20" in warnings[0]
+    request.node_mtu = 1500
+    desired = flannel.FlannelDriver("flannel").desired_configmap(configmap, request, DUAL, warnings.append)
+    assert json.loads(desired["data"]["net-conf.json"])["Backend"] == {"Type": "vxlan", "MTU": 1480}
+    assert len(warnings) == 1
+
+
+def test_the_mtu_overhead_of_a_dual_stack_network_is_its_ipv6_paths():
+    assert mtu_overhead("flannel", "vxlan", dual_stack=True) == 70
+    assert mtu_overhead("flannel", "vxlan") == 50
+    assert mtu_overhead("canal", "host-gw", dual_stack=True) == 0
