@@ -34,14 +34,15 @@ FLANNEL_OPTIONS = {
 
 FLANNEL_BACKENDS = {
     # options it takes, encapsulation overhead in bytes, ports to open, devices it creates on every node
-    # (flannel never deletes them), whether it routes pod subnets through the node's NIC (those routes
+    # (flannel never deletes them) and those it adds with IPv6 on, whether it routes pod subnets through the node's NIC (those routes
     # outlive it), kernel features it needs on every node, whether it carries IPv6 (dual stack): "Dual-stack works
     # only with vxlan, wireguard and host-gw" (flannel Documentation/configuration.md)
     "vxlan": {
         "options": ("vni", "port", "direct_routing", "gbp", "mtu"),
         "overhead": 50,
         "ports": ("8472/udp",),
-        "devices": ("flannel.{vni}", "flannel-v6.{vni}"),
+        "devices": ("flannel.{vni}",),
+        "ipv6_devices": ("flannel-v6.{vni}",),
         "kernel": ("vxlan",),
         "ipv6": True,
         # VXLAN over IPv6 costs 70 bytes. flanneld gives pods the IPv4 device's MTU (its Backend MTU, the
@@ -63,7 +64,8 @@ FLANNEL_BACKENDS = {
         "options": ("psk", "listen_port", "wireguard_mode", "mtu"),
         "overhead": 80,
         "ports": ("51820/udp",),
-        "devices": ("flannel-wg", "flannel-wg-v6"),
+        "devices": ("flannel-wg",),
+        "ipv6_devices": ("flannel-wg-v6",),
         "kernel": ("wireguard",),
         "ipv6": True,
     },

@@ -89,9 +89,10 @@ def live_backend_type(conf):
 
 def stale_devices(conf):
     """Devices the backend in `conf` creates on every node; stale once that backend is left."""
-    backend = live_backend_type(conf)
+    spec = FLANNEL_BACKENDS.get(live_backend_type(conf), {})
     vni = (conf.get("Backend") or {}).get("VNI", 1) if isinstance(conf.get("Backend"), dict) else 1
-    return [name.format(vni=vni) for name in FLANNEL_BACKENDS.get(backend, {}).get("devices", ())]
+    names = spec.get("devices", ()) + (spec.get("ipv6_devices", ()) if conf.get("EnableIPv6") else ())
+    return [name.format(vni=vni) for name in names]
 
 
 def stale_node_state(old_conf, new_conf, nodes):

@@ -145,7 +145,7 @@ def test_flannel_switch_cycle_keeps_user_keys_and_replaces_every_pod(cluster, au
         stale_devices = {tuple(entry["devices"]) for entry in result["stale_node_state"]}
         expected = {
             "vxlan": ("flannel.1",),
-            "wireguard": ("flannel-wg", "flannel-wg-v6"),
+            "wireguard": ("flannel-wg",),
             "udp": ("flannel0",),
             "host-gw": (),
         }[previous]

@@ -97,9 +97,10 @@ def test_malformed_live_net_conf_gets_a_clear_error(text, message):
 @pytest.mark.parametrize(
     ("conf", "devices"),
     [
-        ({"Backend": {"Type": "vxlan"}}, ["flannel.1", "flannel-v6.1"]),
-        ({"Backend": {"Type": "vxlan", "VNI": 4096}}, ["flannel.4096", "flannel-v6.4096"]),
-        ({"Backend": {"Type": "wireguard"}}, ["flannel-wg", "flannel-wg-v6"]),
+        ({"Backend": {"Type": "vxlan"}}, ["flannel.1"]),
+        ({"Backend": {"Type": "vxlan", "VNI": 4096}, "EnableIPv6": True}, ["flannel.4096", "flannel-v6.4096"]),
+        ({"Backend": {"Type": "wireguard"}}, ["flannel-wg"]),
+        ({"Backend": {"Type": "wireguard"}, "EnableIPv6": True}, ["flannel-wg", "flannel-wg-v6"]),
         ({"Backend": {"Type": "udp"}}, ["flannel0"]),
         ({"Backend": {"Type": "host-gw"}}, []),
     ],
@@ -130,9 +131,9 @@ def test_stale_node_state_after_host_gw_lists_routes_per_node():
 @pytest.mark.parametrize(
     ("old", "devices"),
     [
-        ("vxlan", ["flannel.1", "flannel-v6.1"]),
+        ("vxlan", ["flannel.1"]),
         ("ipip", ["flannel.ipip"]),
-        ("wireguard", ["flannel-wg", "flannel-wg-v6"]),
+        ("wireguard", ["flannel-wg"]),
         ("udp", ["flannel0"]),
     ],
 )
