@@ -7,7 +7,9 @@ which sets the node up and execs the distribution's systemd as the node's PID 1)
 (kubeforge/<node> in every hierarchy, the root of the node's cgroup namespace) and its own sshd, a systemd
 service like on any host. The nodes sit on the bridge kfbr0 (198.18.0.1/24) in the network namespace
 `kubeforge-nodes`, which has no link to the host's network; their default route points at 198.18.0.254,
-which nothing answers, so nothing a node sends leaves this machine.
+which nothing answers, so nothing a node sends leaves this machine. Every node is dual-stack, as a host of a
+dual-stack cluster must be: the bridge also has fd00:198:18::1/64, each node fd00:198:18::<10+i>/64 beside
+198.18.0.<10+i>/24 and an IPv6 default route to fd00:198:18::fe, which nothing answers either.
 
     nodes.py up --nodes N [--images DIR]   kf-node-1..N at 198.18.0.11..(10+N); harmless when up
     nodes.py down                          stop everything `up` started and remove it
@@ -47,6 +49,10 @@ BRIDGE = "kfbr0"
 SUBNET = "198.18.0"
 BRIDGE_ADDRESS = f"{SUBNET}.1/24"
 GATEWAY = f"{SUBNET}.254"  # a default route that nothing answers
+# The same layout in IPv6 (fd00::/8 is unique-local: routed nowhere outside a site), for dual-stack clusters.
+SUBNET6 = "fd00:198:18:"
+BRIDGE_ADDRESS6 = f"{SUBNET6}:1/64"
+GATEWAY6 = f"{SUBNET6}:fe"  # an IPv6 default route that nothing answers
 NODE_PREFIX = "kf-node-"
 MAX_NODES = 50
 CGROUP_BASE = Path("/sys/fs/cgroup")
@@ -106,6 +112,11 @@ def node_names(count: int) -> list[str]:
 
 def node_address(index: int) -> str:
     return f"{SUBNET}.{10 + index}"
+
+
+def node_address6(index: int) -> str:
+    """The node's IPv6 address, spelt like its IPv4 one: kf-node-1 is fd00:198:18::11 (beside 198.18.0.11)."""
+    return f"{SUBNET6}:{10 + index}"
 
 
 def veth_name(name: str) -> str:
@@ -387,6 +398,8 @@ class RealNodes:
                 booted.append(name)
             for name in booted:
                 self.wait_booted(state.nodes[name])
+            for name in node_names(count):
+                self.ensure_ipv6(state.nodes[name])
             self.write_access_files(state)
             self.check_ssh([state.nodes[n] for n in node_names(count)])
             return booted
@@ -406,6 +419,8 @@ class RealNodes:
         if f" {BRIDGE}:" not in links:
             run("ip", "-n", NETNS, "link", "add", BRIDGE, "type", "bridge")
             run("ip", "-n", NETNS, "addr", "add", BRIDGE_ADDRESS, "dev", BRIDGE)
+        # nodad: usable at once (nothing else on the bridge can hold it); replace: harmless when it is there.
+        run("ip", "-n", NETNS, "-6", "addr", "replace", BRIDGE_ADDRESS6, "dev", BRIDGE, "nodad")
         run("ip", "-n", NETNS, "link", "set", BRIDGE, "up")
 
     def start_node(self, name: str, index: int, count: int, images: str | None, mirror: str | None) -> NodeRecord:
@@ -502,6 +517,20 @@ class RealNodes:
                     f"see {self.node_dir(record.name) / 'init.log'}"
                 )
             time.sleep(0.1)
+
+    def ensure_ipv6(self, record: NodeRecord) -> None:
+        """The node's IPv6 address and default route on eth0 (which init.py has brought up with the IPv4 ones).
+
+        They go with the node's network namespace on `down`. Replaced, not added: harmless on a node that has them.
+        """
+        address = f"{node_address6(record.index)}/64"
+        for argv in (
+            ("ip", "-6", "addr", "replace", address, "dev", "eth0", "nodad"),
+            ("ip", "-6", "route", "replace", "default", "via", GATEWAY6, "dev", "eth0"),
+        ):
+            proc = self.node_run(record, *argv)
+            if proc.returncode != 0:
+                raise NodesError(f"{record.name}: `{' '.join(argv)}` failed: {proc.stderr.strip()}")
 
     def node_run(self, record: NodeRecord, *command: str, timeout: float = 30) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -694,7 +723,8 @@ class RealNodes:
         for record in sorted(state.nodes.values(), key=lambda r: r.index):
             running = record.running
             code = code if running else 1
-            line = f"{record.name}  {record.address}  pid {record.pid}  {'running' if running else 'NOT RUNNING'}"
+            addresses = f"{record.address} {node_address6(record.index)}"
+            line = f"{record.name}  {addresses}  pid {record.pid}  {'running' if running else 'NOT RUNNING'}"
             if state.images:
                 line += f"  images: {self.images_progress(record, Path(state.images))}"
             print(line)

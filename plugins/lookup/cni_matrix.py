@@ -90,13 +90,22 @@ _raw:
       elements: str
     node_cidr_mask_sizes:
       description:
-        - The size of each node's share of the pod network per family, C({ipv4: 24, ipv6: 64}) - kubeadm's
+        - The size of each node's share of the pod network per family - C(ipv4) 24 and C(ipv6) 64, kubeadm's
           controller-manager C(node-cidr-mask-size-ipv4) and C(-ipv6).
       type: dict
     dual_stack_backends:
       description: The backends that carry IPv6 pods beside IPv4 ones (empty where the CNI is not built for it here).
       type: list
       elements: str
+    namespace:
+      description: The namespace of its DaemonSet, as its manifest installs it.
+      type: str
+    daemonset:
+      description: Its DaemonSet.
+      type: str
+    pod_selector:
+      description: The label selector of its pods (C(app=flannel), C(k8s-app=calico-node), C(k8s-app=canal)).
+      type: str
 """
 
 from ansible.errors import AnsibleError
@@ -139,6 +148,9 @@ class LookupModule(LookupBase):
                     "option_kernel": option_needs(name, options, "kernel"),
                     "installer_ports": ports_of_installer,
                     "node_cidr_mask_sizes": dict(NODE_CIDR_MASK_SIZES),
+                    "namespace": spec["namespace"],
+                    "daemonset": spec["daemonset"],
+                    "pod_selector": spec["pod_selector"],
                     "dual_stack_backends": [
                         backend
                         for backend in backends

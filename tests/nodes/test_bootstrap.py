@@ -1,9 +1,12 @@
 """site.yml on fresh real nodes: every bad input and fault is refused before any node changes, a failed
 kubeadm init is recovered by the next run, and two control planes plus a worker come up (kubeadm join
---control-plane with uploaded certificates). Brings its own nodes up and down (`make nodes-test`)."""
+--control-plane with uploaded certificates) as a dual-stack cluster whose IPv6 pod traffic crosses the nodes over
+Flannel's vxlan (flannel-v6.1) and host-gw (the nodes' IPv6 routes). Brings its own nodes up and down
+(`make nodes-test`)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import subprocess
 import time
@@ -11,10 +14,32 @@ import time
 import pytest
 
 from tests.helpers.nodes import ADMIN, REPO, kubectl_json, node_host, nodes_cmd, playbook
+from tests.nodes.probes import (
+    counted_at_least,
+    cross_node_pings,
+    delete_probes,
+    flannel_routes,
+    ipv6_forwarded,
+    link,
+    node_addresses,
+    pings_between,
+    pod_ips,
+    running_probe_pods,
+)
 
 NODES = ["kf-node-1", "kf-node-2", "kf-node-3"]
-# The HA cluster runs the other cgroup driver users can choose (the molecule scenario `nodes` runs systemd's).
-CGROUPFS = ("-e", "cgroup_driver=cgroupfs")
+# The HA cluster runs the other cgroup driver users can choose (the molecule scenario `nodes` runs systemd's), and is
+# the dual-stack cluster too (one bring-up for both; the scenario `nodes` stays single-stack, as udp is IPv4 only).
+POD_NETWORKS = ("10.244.0.0/16", "fd00:10:244::/56")
+SERVICE_NETWORKS = ("10.96.0.0/12", "fd00:10:96::/112")
+HA = (
+    "-e",
+    "cgroup_driver=cgroupfs",
+    "-e",
+    f"pod_cidr={','.join(POD_NETWORKS)}",
+    "-e",
+    f"kubeadm_init_service_subnet={','.join(SERVICE_NETWORKS)}",
+)
 # Everything the roles write on a node.
 WRITTEN = "/etc /usr/local /opt /var/cache/kubeforge /var/lib/kubelet /var/lib/etcd /run/containerd"
 
@@ -134,14 +159,14 @@ def test_several_control_planes_without_an_endpoint_are_refused():
 
 def test_a_failed_kubeadm_init_is_reset_and_redone_by_the_next_run():
     # Without the test bed's preflight exception kubeadm init stops at SystemVerification (cgroup v1).
-    failed = playbook("site.yml", *CGROUPFS, "-e", '{"kubeadm_ignore_preflight_errors": []}', inventory="nodes-ha")
+    failed = playbook("site.yml", *HA, "-e", '{"kubeadm_ignore_preflight_errors": []}', inventory="nodes-ha")
     assert failed.rc != 0, failed.tail()
     assert "kubeadm init failed on kf-node-1" in failed.output and "SystemVerification" in failed.output, failed.tail()
     assert "--token" not in failed.output or "<hidden>" in failed.output
     cp = node_host("kf-node-1")
     assert cp.file("/etc/kubernetes/kubeforge/init-incomplete").exists
 
-    run = playbook("site.yml", *CGROUPFS, inventory="nodes-ha")
+    run = playbook("site.yml", *HA, inventory="nodes-ha")
     assert run.rc == 0, run.tail()
     assert "Reset what the unfinished kubeadm init left" in run.output
     assert not cp.file("/etc/kubernetes/kubeforge/init-incomplete").exists
@@ -174,6 +199,100 @@ def test_two_control_planes_and_a_worker(tmp_path):
         # cgroupfs names the pods' cgroups itself, beside the slices of the node's systemd
         assert host.file("/sys/fs/cgroup/memory/kubepods/besteffort").is_directory, name
         assert not host.file("/sys/fs/cgroup/memory/kubepods.slice").exists, name
-    again = playbook("site.yml", *CGROUPFS, inventory="nodes-ha")
+    again = playbook("site.yml", *HA, inventory="nodes-ha")
     assert again.rc == 0 and again.changed == 0, again.tail()
-    assert "3/3 nodes Ready" in again.output
+    # The summary line wraps where the pod CIDR is long (dual stack).
+    assert "3/3 nodes Ready" in " ".join(again.output.split()), again.tail()
+
+
+def test_dual_stack_every_node_has_a_pod_cidr_and_an_address_of_each_family():
+    cp = node_host("kf-node-1")
+    pod_networks = [ipaddress.ip_network(n) for n in POD_NETWORKS]
+    for node in kubectl_json(cp, "get", "nodes")["items"]:
+        name = node["metadata"]["name"]
+        cidrs = [ipaddress.ip_network(c) for c in node["spec"]["podCIDRs"]]
+        # IPv4 first (the primary family), each of the node mask size kubeadm gave the controller-manager.
+        assert [c.version for c in cidrs] == [4, 6] and [c.prefixlen for c in cidrs] == [24, 64], (name, cidrs)
+        assert all(c.subnet_of(n) for c, n in zip(cidrs, pod_networks, strict=True)), (name, cidrs)
+        internal = {a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"}
+        index = NODES.index(name) + 1
+        assert internal == {f"198.18.0.{10 + index}", f"fd00:198:18::{10 + index}"}, (name, internal)
+    for name in ("kf-node-1", "kf-node-2"):  # both control planes run the controller-manager from kubeadm-config
+        manifest = node_host(name).file("/etc/kubernetes/manifests/kube-controller-manager.yaml").content_string
+        for flag in (
+            f"--cluster-cidr={','.join(POD_NETWORKS)}",
+            f"--service-cluster-ip-range={','.join(SERVICE_NETWORKS)}",
+            "--node-cidr-mask-size-ipv4=24",
+            "--node-cidr-mask-size-ipv6=64",
+        ):
+            assert flag in manifest, (name, flag)
+
+
+@pytest.fixture(scope="module")
+def dual_stack_cluster():
+    """The HA cluster's control plane; the probe pods the dual-stack tests share are deleted after the last."""
+    cp = node_host("kf-node-1")
+    yield cp
+    delete_probes(cp)
+
+
+def test_dual_stack_vxlan_carries_both_families_across_nodes_ipv6_on_flannel_v6_1(dual_stack_cluster):
+    cp = dual_stack_cluster
+    addresses = {family: node_addresses(cp, family) for family in (4, 6)}
+    for name in NODES:
+        host = node_host(name)
+        device = link(host, "flannel-v6.1")
+        assert device is not None and device["linkinfo"]["info_kind"] == "vxlan", name
+        data = device["linkinfo"]["info_data"]
+        # iproute2 names an IPv6 VTEP address local6: the device carries VXLAN over the node's IPv6 address.
+        assert (data["id"], data["port"], data.get("local6")) == (1, 8472, addresses[6][name][1]), (name, data)
+        others = [cidr for node, (cidr, _) in addresses[6].items() if node != name]
+        routes = flannel_routes(host, others, ip_family=6)
+        assert {dst: route.get("dev") for dst, route in routes.items()} == dict.fromkeys(others, "flannel-v6.1")
+    ipv6 = cross_node_pings(cp, NODES, device="flannel-v6.1", ip_family=6)
+    assert ipv6["failures"] == [], ipv6
+    assert counted_at_least(ipv6) == [], ipv6
+    # The same pods over IPv4, on flannel.1.
+    ipv4 = pings_between(cp, NODES, pod_ips(running_probe_pods(cp), 4), device="flannel.1")
+    assert ipv4["failures"] == [], ipv4
+    assert counted_at_least(ipv4) == [], ipv4
+
+
+def test_dual_stack_host_gw_routes_ipv6_pods_via_the_nodes_ipv6_addresses(dual_stack_cluster):
+    cp = dual_stack_cluster
+    switched = playbook("playbooks/switch_backend.yml", "-e", "cni_backend=host-gw", inventory="nodes-ha")
+    assert switched.rc == 0, switched.tail()
+    for family in (4, 6):
+        addresses = node_addresses(cp, family)
+        for name in NODES:
+            host = node_host(name)
+            others = {cidr: ip for node, (cidr, ip) in addresses.items() if node != name}
+            routes = flannel_routes(host, list(others), ip_family=family)
+            assert {dst: (r.get("gateway"), r.get("dev")) for dst, r in routes.items()} == {
+                cidr: (ip, "eth0") for cidr, ip in others.items()
+            }, (name, family, routes)
+    for name in NODES:
+        for device in ("flannel.1", "flannel-v6.1"):
+            assert link(node_host(name), device) is None, f"stale {device} left on {name}"
+    # No flannel device now: the pods' IPv6 packets are the ones the node forwards out of its NIC.
+    ipv6 = cross_node_pings(cp, NODES, device=None, ip_family=6, counter=ipv6_forwarded("eth0"))
+    assert ipv6["failures"] == [], ipv6
+    assert counted_at_least(ipv6) == [], ipv6
+
+
+def test_dual_stack_host_gw_back_to_vxlan_takes_ipv6_off_the_host_gw_routes(dual_stack_cluster):
+    # flanneld cannot add its vxlan routes over the host-gw ones it left (`invalid argument`), so IPv6 pod traffic
+    # would stay on eth0 unless the cni role removes those routes of both families.
+    cp = dual_stack_cluster
+    switched = playbook("playbooks/switch_backend.yml", "-e", "cni_backend=vxlan", inventory="nodes-ha")
+    assert switched.rc == 0, switched.tail()
+    for family, device in ((4, "flannel.1"), (6, "flannel-v6.1")):
+        addresses = node_addresses(cp, family)
+        for name in NODES:
+            others = [cidr for node, (cidr, _) in addresses.items() if node != name]
+            routes = flannel_routes(node_host(name), others, ip_family=family)
+            assert {dst: r.get("dev") for dst, r in routes.items()} == dict.fromkeys(others, device), (name, routes)
+    # The probe pods of the host-gw test, still running: their IPv6 traffic crosses on flannel-v6.1 again.
+    ipv6 = pings_between(cp, NODES, pod_ips(running_probe_pods(cp), 6), device="flannel-v6.1")
+    assert ipv6["failures"] == [], ipv6
+    assert counted_at_least(ipv6) == [], ipv6

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers.nodes import CONTROL_PLANE, kubectl_json, node_host, playbook
-from tests.nodes.probes import cross_node_pings, delete_probes, flannel_routes, link
+from tests.nodes.probes import cross_node_pings, delete_probes, flannel_routes, link, node_addresses
 
 NODES = ["kf-node-1", "kf-node-2", "kf-node-3"]
 
@@ -22,17 +22,6 @@ def control_plane():
 def flannel_pods(control_plane) -> dict[str, str]:
     pods = kubectl_json(control_plane, "-n", "kube-flannel", "get", "pods", "-l", "app=flannel")["items"]
     return {pod["spec"]["nodeName"]: pod["metadata"]["uid"] for pod in pods}
-
-
-def node_addresses(control_plane) -> dict[str, tuple[str, str]]:
-    """node -> (podCIDR, InternalIP)"""
-    return {
-        n["metadata"]["name"]: (
-            n["spec"]["podCIDR"],
-            next(a["address"] for a in n["status"]["addresses"] if a["type"] == "InternalIP"),
-        )
-        for n in kubectl_json(control_plane, "get", "nodes")["items"]
-    }
 
 
 def switch(backend: str):
