@@ -34,9 +34,9 @@ FLANNEL_OPTIONS = {
 
 FLANNEL_BACKENDS = {
     # options it takes, encapsulation overhead in bytes, ports to open, devices it creates on every node
-    # (flannel never deletes them) and those it adds with IPv6 on, whether it routes pod subnets through the node's NIC (those routes
-    # outlive it), kernel features it needs on every node, whether it carries IPv6 (dual stack): "Dual-stack works
-    # only with vxlan, wireguard and host-gw" (flannel Documentation/configuration.md)
+    # (flannel never deletes them) and those it adds with IPv6 on, whether it routes pod subnets through the
+    # node's NIC (those routes outlive it), kernel features it needs on every node, whether it carries IPv6 (dual
+    # stack): "Dual-stack works only with vxlan, wireguard and host-gw" (flannel Documentation/configuration.md)
     "vxlan": {
         "options": ("vni", "port", "direct_routing", "gbp", "mtu"),
         "overhead": 50,
