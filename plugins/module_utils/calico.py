@@ -36,7 +36,8 @@ FELIX_ENCAP_FIELDS = {"ipipMode": "ipipEnabled", "vxlanMode": "vxlanEnabled"}
 # the IPv6 pool it creates at first start, an IPv6 address of its own, Felix's IPv6 data plane; and the CNI
 # configuration's assign_ipv6.
 IPV6_POOL_ENV = {"cidr": "CALICO_IPV6POOL_CIDR", "vxlanMode": "CALICO_IPV6POOL_VXLAN"}
-IPV6_ENV = {"IP6": "autodetect", "FELIX_IPV6SUPPORT": "true"}
+# NAT_OUTGOING: the pool calico-node would recreate from this env is then the one written (natOutgoing: true).
+IPV6_ENV = {"IP6": "autodetect", "FELIX_IPV6SUPPORT": "true", "CALICO_IPV6POOL_NAT_OUTGOING": "true"}
 ADDRESS_ENV_IPV6 = "IP6_AUTODETECTION_METHOD"
 CNI_CONFIG_KEY = "cni_network_config"
 # calico-ipam's object in cni_network_config, which is a template (__CNI_MTU__ is not JSON), so edited as text.
@@ -144,6 +145,15 @@ def desired_probe_command(command, probe, bird_runs):
     return command
 
 
+def ipv6_node_address(node_address):
+    """The node address method for IPv6: the same where it names interfaces (or none), first-found where its value is
+    of IPv4 (a CIDR or an address to reach), which would find no IPv6 address."""
+    method, value = node_address
+    if method in ("cidr", "can-reach") and ":" not in value:
+        return ("first-found", None)
+    return node_address
+
+
 def autodetection_method(node_address):
     """IP_AUTODETECTION_METHOD for node_address (method, value); an interface name matches only itself."""
     method, value = node_address
@@ -186,7 +196,7 @@ def desired_calico_container(container, backend, encapsulation, pod_cidr, node_a
         wanted_env[IPV6_POOL_ENV["cidr"]] = str(networks[6])
         wanted_env[IPV6_POOL_ENV["vxlanMode"]] = ipv6_pool_modes(backend, encapsulation)["vxlanMode"]
         if node_address:
-            wanted_env[ADDRESS_ENV_IPV6] = autodetection_method(node_address)
+            wanted_env[ADDRESS_ENV_IPV6] = autodetection_method(ipv6_node_address(node_address))
     env = container.setdefault("env", [])
     for item in env:
         if item.get("name") in wanted_env:
@@ -215,7 +225,7 @@ def pick_pool(pools, default_name, family=4):
 
 class CalicoDriver(CniDriver):
     crds = ("ippools.crd.projectcalico.org", "felixconfigurations.crd.projectcalico.org")
-    managed_env = (*POOL_ENV.values(), POOL_CIDR_ENV)
+    managed_env = (*POOL_ENV.values(), POOL_CIDR_ENV, *IPV6_POOL_ENV.values(), *IPV6_ENV)
 
     def read(self, client, live):
         pools = client.list(IPPOOL_API, "IPPool")

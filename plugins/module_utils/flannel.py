@@ -214,7 +214,9 @@ class FlannelDriver(CniDriver):
     def desired_configmap(self, configmap, request, pod_cidr, warn):
         desired = copy.deepcopy(configmap)
         live_conf = self.net_conf(configmap) or {}
-        keys = dict(request.flannel_keys, **dual_stack_mtu(request, pod_cidr))
+        live_backend = live_conf.get("Backend") if isinstance(live_conf.get("Backend"), dict) else {}
+        kept_mtu = live_backend.get("Type") == request.backend and "MTU" in live_backend
+        keys = dict(request.flannel_keys, **({} if kept_mtu else dual_stack_mtu(request, pod_cidr)))
         conf = desired_net_conf(live_conf, pod_cidr, request.backend, keys)
         backend = FLANNEL_BACKENDS[request.backend]
         if 6 in by_family(pod_cidr) and "ipv6_overhead" in backend and "MTU" not in conf["Backend"]:

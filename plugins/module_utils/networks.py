@@ -92,6 +92,18 @@ def check_mask(network, name, kind):
         )
 
 
+def live_networks(value, where):
+    """The networks a cluster already has (kubeadm's podSubnet, a CNI's pools), IPv4 first: taken as they are, since
+    they cannot be reordered or resized by a re-run; only what is not a CIDR at all is refused."""
+    try:
+        networks = [ipaddress.ip_network(item, strict=False) for item in cidr_items(value)]
+    except ValueError as exc:
+        raise InputError(
+            "%s holds %r, which is not a network CIDR (%s); fix it by hand" % (where, value, exc)
+        ) from None
+    return tuple(sorted(networks, key=lambda network: network.version))
+
+
 def networks_text(networks):
     """kubeadm's spelling: comma-joined, IPv4 first."""
     return ",".join(str(network) for network in networks)

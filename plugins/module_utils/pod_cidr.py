@@ -20,6 +20,7 @@ from ansible_collections.kubeforge.cluster.plugins.module_utils.manifest import 
 from ansible_collections.kubeforge.cluster.plugins.module_utils.networks import (
     check_dual_stack,
     cidr_items,
+    live_networks,
     networks_text,
     parse_networks,
 )
@@ -50,10 +51,23 @@ def decide_pod_cidr(requested, cni, kubeadm_subnet, live_cni_cidr, node_cidrs, b
         facts.append(("the live %s configuration" % cni, live_cni_cidr))
     if kubeadm_subnet:
         facts.append(("kubeadm-config ClusterConfiguration networking.podSubnet", kubeadm_subnet))
-    cidr = requested or (facts[0][1] if facts else cni_spec(cni)["default_pod_cidr"])
-    wanted = parse_networks(cidr, "pod_cidr")
+    if requested:
+        wanted, source = parse_networks(requested, "pod_cidr"), None
+    elif facts:
+        wanted, source = live_networks(facts[0][1], facts[0][0]), facts[0]
+    else:
+        wanted, source = parse_networks(cni_spec(cni)["default_pod_cidr"], "pod_cidr"), None
     for where, value in facts:
-        found = parse_networks(value, where)
+        found = live_networks(value, where)
+        if found == wanted:
+            continue
+        if source is not None:
+            # Nothing was asked for: two of the cluster's own sources disagree, which no pod_cidr can mend.
+            raise LiveStateError(
+                "%s (%s) and %s (%s) disagree, so the cluster's pod CIDR is not one network: make them the same by "
+                "hand (changing a pod CIDR is a migration, which cni_config does not do)"
+                % (source[0], source[1], where, value)
+            )
         if len(found) != len(wanted):
             raise InputError(
                 "pod_cidr %s is %s, but %s (%s) is %s. Changing a live cluster between single and dual stack is a "
@@ -61,12 +75,11 @@ def decide_pod_cidr(requested, cni, kubeadm_subnet, live_cni_cidr, node_cidrs, b
                 "cni_config does not do; pass pod_cidr=%s or omit it"
                 % (networks_text(wanted), stack(wanted), where, value, stack(found), networks_text(found))
             )
-        if found != wanted:
-            raise InputError(
-                "pod_cidr %s disagrees with %s (%s). Changing a live cluster's pod CIDR is a migration "
-                "(new IP pool, every pod re-addressed), which cni_config does not do; pass pod_cidr=%s or omit it"
-                % (networks_text(wanted), where, value, networks_text(found))
-            )
+        raise InputError(
+            "pod_cidr %s disagrees with %s (%s). Changing a live cluster's pod CIDR is a migration "
+            "(new IP pool, every pod re-addressed), which cni_config does not do; pass pod_cidr=%s or omit it"
+            % (networks_text(wanted), where, value, networks_text(found))
+        )
     families = dict((network.version, network) for network in wanted)
     outside = sorted(
         "%s (%s)" % (node, node_cidr)

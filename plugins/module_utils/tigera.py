@@ -14,7 +14,11 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.kubeforge.cluster.plugins.module_utils.calico import autodetection_method, backend_pool_index
+from ansible_collections.kubeforge.cluster.plugins.module_utils.calico import (
+    autodetection_method,
+    backend_pool_index,
+    ipv6_node_address,
+)
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     CNIS,
     OPERATOR_ADDRESS_FIELDS,
@@ -146,7 +150,9 @@ def desired_installation(live, request, pod_cidr):
     if request.node_address:
         calico_network["nodeAddressAutodetectionV4"] = address_autodetection(request.node_address)
         if 6 in networks:
-            calico_network["nodeAddressAutodetectionV6"] = address_autodetection(request.node_address)
+            calico_network["nodeAddressAutodetectionV6"] = address_autodetection(
+                ipv6_node_address(request.node_address)
+            )
     if request.image_registry:
         # The operator builds <registry><imagePath>/<image> and wants the registry to end with a slash.
         spec["registry"] = request.image_registry.rstrip("/") + "/"

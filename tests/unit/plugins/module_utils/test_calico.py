@@ -210,3 +210,17 @@ def test_the_ipv6_pool_is_picked_by_its_name_or_as_the_only_one():
     assert calico.pick_pool(pools, "default-ipv6-ippool", family=6)["metadata"]["name"] == "mine"
     assert calico.pick_pool(pools, "default-ipv4-ippool")["metadata"]["name"] == "default-ipv4-ippool"
     assert calico.pick_pool(pools[:1], "default-ipv6-ippool", family=6) is None
+
+
+@pytest.mark.parametrize(
+    ("node_address", "ipv6"),
+    [
+        (("interface", "eth1"), ("interface", "eth1")),
+        (("cidr", "10.0.0.0/24"), ("first-found", None)),
+        (("cidr", "fd00:198:18::/64"), ("cidr", "fd00:198:18::/64")),
+        (("can-reach", "10.0.0.1"), ("first-found", None)),
+        (("kubernetes-internal-ip", None), ("kubernetes-internal-ip", None)),
+    ],
+)
+def test_an_ipv4_value_of_the_node_address_is_not_used_for_ipv6(node_address, ipv6):
+    assert calico.ipv6_node_address(node_address) == ipv6

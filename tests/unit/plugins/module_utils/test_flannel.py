@@ -253,3 +253,11 @@ def test_the_mtu_overhead_of_a_dual_stack_network_is_its_ipv6_paths():
     assert mtu_overhead("flannel", "vxlan", dual_stack=True) == 70
     assert mtu_overhead("flannel", "vxlan") == 50
     assert mtu_overhead("canal", "host-gw", dual_stack=True) == 0
+
+
+def test_a_live_backend_mtu_stays_when_mtu_is_omitted():
+    request = Request(backend="vxlan", mtu=None, node_mtu=1500, flannel_keys={}, node_address=None)
+    live = dict(UPSTREAM, Backend={"Type": "vxlan", "MTU": 1400})
+    configmap = {"data": {"net-conf.json": flannel.dump_net_conf(live)}}
+    desired = flannel.FlannelDriver("flannel").desired_configmap(configmap, request, DUAL, lambda _message: None)
+    assert json.loads(desired["data"]["net-conf.json"])["Backend"]["MTU"] == 1400

@@ -33,7 +33,6 @@ def test_pod_cidr_comes_from_the_cluster_then_the_default(requested, cni, kubead
     [
         ("10.50.0.0/16", "10.244.0.0/16", None, "disagrees with kubeadm-config ClusterConfiguration"),
         ("10.244.0.0/16", None, "10.245.0.0/16", "disagrees with the live flannel configuration"),
-        (None, "10.244.0.0/16", "10.245.0.0/16", "is a migration"),
         (
             DUAL,
             "10.244.0.0/16",
@@ -75,3 +74,19 @@ def test_a_backend_that_cannot_carry_the_clusters_ipv6_network_is_refused():
     with pytest.raises(InputError, match="backend=udp of flannel cannot carry IPv6 pods"):
         decide_pod_cidr(None, "flannel", DUAL, None, {}, "udp")
     assert decide_pod_cidr(None, "flannel", "10.244.0.0/16", None, {}, "udp") == "10.244.0.0/16"
+
+
+def test_two_live_sources_that_disagree_are_named_with_no_pod_cidr_to_pass():
+    with pytest.raises(
+        LiveStateError, match=r"the live flannel configuration \(10.245.0.0/16\) and kubeadm-config .* disagree"
+    ):
+        decide_pod_cidr(None, "flannel", "10.244.0.0/16", "10.245.0.0/16", {})
+    with pytest.raises(LiveStateError, match="disagree"):
+        decide_pod_cidr(None, "flannel", DUAL, "10.244.0.0/16", {})
+
+
+def test_live_networks_are_taken_as_they_are():
+    # A pool smaller than a /24 and an IPv6-first podSubnet cannot be mended by a re-run: they are the cluster's.
+    assert decide_pod_cidr(None, "calico", None, "10.0.0.0/26", {}) == "10.0.0.0/26"
+    assert decide_pod_cidr(None, "flannel", "fd00:10:244::/56,10.244.0.0/16", None, {}) == DUAL
+    assert decide_pod_cidr(DUAL, "flannel", "fd00:10:244::/56,10.244.0.0/16", DUAL, {}) == DUAL
