@@ -214,9 +214,7 @@ class Verifier:
         probers = []
         for name in probed:
             for host_network in (False, True):
-                addresses = [
-                    (index[target], address) for target, _, address, _ in plan[(name, host_network)] if address
-                ]
+                addresses = [(index[step[0]], step[2]) for step in plan[(name, host_network)] if step[2]]
                 pod = verify.prober_pod(
                     self.namespace,
                     name,
