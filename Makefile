@@ -56,9 +56,10 @@ run: venv binaries
 	  -e kubeadm_init_local_nodes="$(NODES)"
 
 # Real nodes: namespaces on this machine with their own sshd, containerd and kubelet (tools/nodes.py).
-# What the test bed needs on the host: namespaces, sshd, socat; and for the images, iptables, conntrack, busybox.
+# What the test bed needs on the host: namespaces, sshd, socat; and for the images, iptables, conntrack, busybox;
+# the nodes' HAProxy (api_proxy) is the host's package, which the nodes see through their /usr and dpkg overlays.
 nodes-deps:
-	@missing=$$(for p in $$($(PYTHON) tools/nodes.py deps) iptables nftables conntrack busybox-static netbase ca-certificates; do \
+	@missing=$$(for p in $$($(PYTHON) tools/nodes.py deps) iptables nftables conntrack busybox-static netbase ca-certificates haproxy; do \
 	  dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 

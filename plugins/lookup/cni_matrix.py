@@ -17,8 +17,8 @@ description:
     ports each backend needs, so that roles take them from the one table the modules use.
 options:
   _terms:
-    description: CNI names (flannel, calico, canal).
-    required: true
+    description: CNI names (flannel, calico, canal); none for every CNI.
+    required: false
     type: list
     elements: str
   options:
@@ -106,14 +106,21 @@ _raw:
     pod_selector:
       description: The label selector of its pods (C(app=flannel), C(k8s-app=calico-node), C(k8s-app=canal)).
       type: str
+    node_leftovers:
+      description:
+        - What it leaves on a node that C(kubeadm reset) does not remove - C(links), shell patterns of link names
+          (C(cni0), C(flannel*)), and C(paths), directories whose contents go (C(/etc/cni/net.d)).
+      type: dict
 """
 
 from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
 from ansible_collections.kubeforge.cluster.plugins.module_utils.cni_matrix import (
     CALICO_OPTIONS,
+    CNI_NAMES,
     NODE_CIDR_MASK_SIZES,
     NODE_KERNEL_FEATURES,
+    NODE_LEFTOVER_PATHS,
     backend_names,
     backend_spec,
     cni_spec,
@@ -127,7 +134,7 @@ class LookupModule(LookupBase):
         # The backend options a role was given (cni_backend_options): Calico's wireguard needs ports and kernel too.
         options = kwargs.get("options") or {}
         entries = []
-        for name in terms:
+        for name in terms or CNI_NAMES:
             try:
                 spec = cni_spec(name)
                 ports_of_installer = installer_ports(name, kwargs.get("installer"))
@@ -151,6 +158,7 @@ class LookupModule(LookupBase):
                     "namespace": spec["namespace"],
                     "daemonset": spec["daemonset"],
                     "pod_selector": spec["pod_selector"],
+                    "node_leftovers": {"links": list(spec["node_links"]), "paths": list(NODE_LEFTOVER_PATHS)},
                     "dual_stack_backends": [
                         backend
                         for backend in backends

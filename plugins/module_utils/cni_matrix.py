@@ -218,6 +218,8 @@ CNIS = {
         # ConfigMap keys that hold the cluster's settings: an upgrade keeps their live values. The other keys
         # are upstream's templates and come from the new version's manifest (unless the user changed them).
         "config_settings": ("net-conf.json",),
+        # The links it leaves on a node that kubeadm reset does not remove (remove_node.yml), as shell patterns.
+        "node_links": ("cni0", "flannel*"),
     },
     "calico": {
         "networking": "calico",
@@ -235,6 +237,8 @@ CNIS = {
         "calico_container": "calico-node",
         "version_container": "calico-node",
         "config_settings": ("calico_backend", "veth_mtu", "typha_service_name"),
+        # tunl0 is the ipip module's own device: it cannot be deleted, and carries nothing once the pods are gone.
+        "node_links": ("cali*", "vxlan.calico", "vxlan-v6.calico", "wireguard.cali", "wg-v6.cali"),
         "ippool": "default-ipv4-ippool",
         "ippool_block_size": 26,
         # The IPv6 pool of a dual-stack cluster, as calico-node names and sizes it (CALICO_IPV6POOL_CIDR).
@@ -275,6 +279,7 @@ CNIS = {
         "calico_container": "calico-node",
         "version_container": "calico-node",
         "config_settings": ("net-conf.json", "veth_mtu", "typha_service_name", "canal_iface", "masquerade"),
+        "node_links": ("cali*", "flannel*"),
         # Why an IPv6 pod network is refused: what would have to change beyond flannel's net-conf.json.
         "no_dual_stack": "canal.yaml's CNI configuration takes one host-local range (usePodCidr) and runs Felix with "
         "FELIX_IPV6SUPPORT=false, and this collection does not rewrite them; use cni=flannel or cni=calico for a "
@@ -283,6 +288,9 @@ CNIS = {
 }
 
 CNI_NAMES = tuple(CNIS)
+# What every CNI here leaves in a node's files after kubeadm reset (which names /etc/cni/net.d itself): their
+# configuration, the IPAM state of the host-local plugin, flanneld's subnet lease and Calico's node state.
+NODE_LEFTOVER_PATHS = ("/etc/cni/net.d", "/var/lib/cni", "/run/flannel", "/var/lib/calico", "/var/run/calico")
 ALL_BACKENDS = tuple(sorted(set(FLANNEL_BACKENDS) | set(CALICO_BACKENDS) | set(CALICO_BACKEND_ALIASES)))
 FIELD_MANAGER = "kubeforge"
 ANNOTATION_PREFIX = "kubeforge.io/"

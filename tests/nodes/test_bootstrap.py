@@ -296,3 +296,234 @@ def test_dual_stack_host_gw_back_to_vxlan_takes_ipv6_off_the_host_gw_routes(dual
     ipv6 = pings_between(cp, NODES, pod_ips(running_probe_pods(cp), 6), device="flannel-v6.1")
     assert ipv6["failures"] == [], ipv6
     assert counted_at_least(ipv6) == [], ipv6
+
+
+# Day 2 on the HA cluster: its endpoint is HAProxy on every node (api_proxy), so the API outlives the first control
+# plane; nodes are removed (drained, deleted, reset, cleaned) and joined again, one at a time.
+ENDPOINT = "127.0.0.1:8443"
+ETCD_MEMBERS = (
+    "curl -s --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/apiserver-etcd-client.crt "
+    "--key /etc/kubernetes/pki/apiserver-etcd-client.key -X POST -d '{}' https://127.0.0.1:2379/v3/cluster/member/list"
+)
+
+
+def cluster_nodes(cp) -> list[str]:
+    return sorted(n["metadata"]["name"] for n in kubectl_json(cp, "get", "nodes")["items"])
+
+
+def etcd_members(cp) -> list[str]:
+    result = cp.run(ETCD_MEMBERS)
+    assert result.rc == 0, result.stderr
+    return sorted(member["name"] for member in json.loads(result.stdout)["members"])
+
+
+def wait_until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(1)
+    pytest.fail(f"not within {timeout}s: {what}")
+
+
+def remove(node: str, *extra: str):
+    return playbook("playbooks/remove_node.yml", "-e", f"node={node}", *extra, inventory="nodes-ha")
+
+
+def test_every_node_reaches_the_api_through_its_own_haproxy():
+    delete_probes(node_host("kf-node-1"))  # bare pods: a drain would refuse them
+    for name in NODES:
+        host = node_host(name)
+        assert host.service("haproxy").is_running and host.service("haproxy").is_enabled, name
+        assert host.socket(f"tcp://{ENDPOINT}").is_listening, name
+        config = host.file("/etc/haproxy/haproxy.cfg").content_string
+        assert "server 198.18.0.11_6443 198.18.0.11:6443 check" in config, name
+        assert "server 198.18.0.12_6443 198.18.0.12:6443 check" in config, name
+        for kubeconfig in ("kubelet.conf",) + (("admin.conf",) if name != "kf-node-3" else ()):
+            assert f"server: https://{ENDPOINT}" in host.file(f"/etc/kubernetes/{kubeconfig}").content_string, name
+    # kube-proxy's kubeconfig is cluster-wide: every node's kube-proxy goes through its own HAProxy.
+    kube_proxy = kubectl_json(node_host("kf-node-1"), "-n", "kube-system", "get", "configmap", "kube-proxy")
+    assert f"server: https://{ENDPOINT}" in kube_proxy["data"]["kubeconfig.conf"]
+
+
+def test_the_api_survives_the_first_control_plane(capsys):
+    first, second, worker = (node_host(name) for name in NODES)
+    lease = "-n kube-node-lease get lease kf-node-3 -o jsonpath={.spec.renewTime}"
+    # The static pod's manifest out: its kubelet stops the API server; then the kubelet itself.
+    assert first.run("mv /etc/kubernetes/manifests/kube-apiserver.yaml /root/kube-apiserver.yaml").rc == 0
+    try:
+        wait_until(lambda: first.run("ss -Hltn 'sport = :6443'").stdout.strip() == "", 90, "kf-node-1's :6443 closed")
+        assert first.run("systemctl stop kubelet").rc == 0
+        stopped = time.monotonic()
+        before = second.run(f"{ADMIN} {lease}").stdout
+        # Through the endpoint on the other control plane, on the worker with the kubelet's own credentials.
+        wait_until(lambda: second.run(f"{ADMIN} get --raw /readyz").stdout == "ok", 30, "the API through kf-node-2")
+        own_node = worker.run("kubectl --kubeconfig /etc/kubernetes/kubelet.conf get node kf-node-3 -o name")
+        assert own_node.rc == 0 and own_node.stdout.strip() == "node/kf-node-3", own_node.stderr
+        answered = time.monotonic() - stopped
+        created = second.run(
+            f"{ADMIN} run kf-failover --image=kubeforge.test/probe:v1 --image-pull-policy=Never --restart=Never "
+            """--overrides='{"spec": {"nodeSelector": {"kubernetes.io/hostname": "kf-node-3"}}}' -- sleep 3600"""
+        )
+        assert created.rc == 0, created.stderr
+        # Scheduled once the second scheduler holds the lease the stopped one cannot renew.
+        ready = second.run(f"{ADMIN} wait --for=condition=Ready pod/kf-failover --timeout=120s")
+        assert ready.rc == 0, ready.stderr
+        running = time.monotonic() - stopped
+        # The worker's kubelet renewed its lease through its HAProxy (every 10 s) and the node stays Ready.
+        wait_until(lambda: second.run(f"{ADMIN} {lease}").stdout != before, 30, "kf-node-3's lease renewed")
+        node = kubectl_json(second, "get", "node", "kf-node-3")
+        assert {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"] == "True"
+        with capsys.disabled():
+            print(f"\nfailover: API answered {answered:.1f}s, a new pod Running {running:.1f}s after the stop")
+    finally:
+        first.run("mv /root/kube-apiserver.yaml /etc/kubernetes/manifests/kube-apiserver.yaml; systemctl start kubelet")
+        second.run(f"{ADMIN} delete pod kf-failover --ignore-not-found --grace-period=0")
+    wait_until(
+        lambda: first.run(f"{ADMIN} --server https://198.18.0.11:6443 get --raw /readyz").stdout == "ok",
+        180,
+        "kf-node-1's API server back",
+    )
+
+
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        ("kf-node-9", "node=kf-node-9 is neither a Node of the cluster (kf-node-1, kf-node-2, kf-node-3) nor a host"),
+        ("kf-node-1", "kf-node-1 is first in the control_plane group, where site.yml runs kubeadm init"),
+    ],
+    ids=["unknown", "first-control-plane"],
+)
+def test_remove_node_refuses_before_any_change(node, message):
+    stamp_nodes()
+    refused(remove(node), message)
+
+
+def test_a_drain_held_by_a_disruption_budget_stops_and_says_so():
+    cp = node_host("kf-node-1")
+    held = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "kf-held", "namespace": "default"},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app": "kf-held"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "kf-held"}},
+                        "spec": {
+                            "nodeSelector": {"kubernetes.io/hostname": "kf-node-3"},
+                            "terminationGracePeriodSeconds": 0,
+                            "containers": [
+                                {
+                                    "name": "probe",
+                                    "image": "kubeforge.test/probe:v1",
+                                    "imagePullPolicy": "Never",
+                                    "command": ["sleep", "3600"],
+                                }
+                            ],
+                        },
+                    },
+                },
+            },
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": {"name": "kf-held", "namespace": "default"},
+                "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "kf-held"}}},
+            },
+        ],
+    }
+    assert cp.run(f"echo '{json.dumps(held)}' | {ADMIN} apply -f -").rc == 0
+    try:
+        assert cp.run(f"{ADMIN} rollout status deployment/kf-held --timeout=120s").rc == 0
+        run = remove("kf-node-3", "-e", "remove_node_drain_timeout=15")
+        text = " ".join(run.output.split())
+        assert run.rc != 0, run.tail()
+        assert "a PodDisruptionBudget does not allow evicting default/kf-held-" in text, run.tail()
+        assert "kf-node-3 stays cordoned and in the cluster" in text, run.tail()
+        assert cluster_nodes(cp) == NODES
+        assert cp.run(f"{ADMIN} get pods -l app=kf-held --field-selector spec.nodeName=kf-node-3 -o name").stdout
+    finally:
+        cp.run(f"{ADMIN} delete deployment/kf-held pdb/kf-held --ignore-not-found")
+        cp.run(f"{ADMIN} uncordon kf-node-3")
+
+
+def test_an_unreachable_node_is_refused_then_removed_from_the_cluster_with_force():
+    cp = node_host("kf-node-1")
+    down = nodes_cmd("exec", "kf-node-3", "--", "ip", "link", "set", "eth0", "down")
+    assert down.returncode == 0, down.stderr
+    try:
+        unreachable = ("-e", "ansible_ssh_timeout=5", "-e", "ansible_ssh_retries=0")
+        refusal = remove("kf-node-3", *unreachable)
+        assert refusal.rc != 0 and refusal.changed == 0, refusal.tail()
+        assert "kf-node-3 cannot be reached" in " ".join(refusal.output.split()), refusal.tail()
+        assert cluster_nodes(cp) == NODES
+
+        forced = remove("kf-node-3", *unreachable, "-e", "remove_node_force=true")
+        assert forced.rc == 0, forced.tail()
+        assert "its host could not be cleaned (unreachable)" in " ".join(forced.output.split()), forced.tail()
+        assert "kf-node-3" not in cluster_nodes(cp)
+    finally:
+        up = nodes_cmd("exec", "kf-node-3", "--", "ip", "link", "set", "eth0", "up")
+        assert up.returncode == 0, up.stderr
+
+
+def test_removing_the_worker_again_resets_its_host_and_cleans_what_the_cni_left():
+    cp, host = node_host("kf-node-1"), node_host("kf-node-3")
+    # Its kubelet may have registered the Node again meanwhile: the run then drains and deletes it once more.
+    run = remove("kf-node-3")
+    assert run.rc == 0, run.tail()
+    assert "kf-node-3" not in cluster_nodes(cp)
+    assert not host.file("/etc/kubernetes/kubelet.conf").exists
+    for device in ("cni0", "flannel.1", "flannel-v6.1"):
+        assert link(host, device) is None, device
+    for family, network in zip((4, 6), POD_NETWORKS, strict=True):
+        assert host.run(f"ip -{family} route show root {network}").stdout.strip() == "", network
+    assert host.run("find /etc/cni/net.d /var/lib/cni /run/flannel -mindepth 1 2>/dev/null").stdout.strip() == ""
+    assert host.run("ls /run/containerd/io.containerd.runtime.v2.task/k8s.io 2>/dev/null").stdout.strip() == ""
+    again = remove("kf-node-3")
+    assert again.rc == 0 and again.changed == 0, again.tail()
+
+
+def test_site_with_limit_joins_the_removed_worker_alone():
+    cp = node_host("kf-node-1")
+    run = playbook("site.yml", *HA, "--limit", "kf-node-3", inventory="nodes-ha")
+    assert run.rc == 0, run.tail()
+    assert set(run.recap) == {"kf-node-3"} and run.recap["kf-node-3"]["changed"] > 0, run.recap
+    assert cp.run(f"{ADMIN} wait --for=condition=Ready node/kf-node-3 --timeout=180s").rc == 0
+    assert cluster_nodes(cp) == NODES
+
+
+def test_removing_a_control_plane_removes_its_etcd_member():
+    cp, host = node_host("kf-node-1"), node_host("kf-node-2")
+    assert etcd_members(cp) == ["kf-node-1", "kf-node-2"]
+    run = remove("kf-node-2")
+    assert run.rc == 0, run.tail()
+    assert cluster_nodes(cp) == ["kf-node-1", "kf-node-3"]
+    assert etcd_members(cp) == ["kf-node-1"]
+    assert not host.file("/etc/kubernetes/manifests/kube-apiserver.yaml").exists
+    assert host.run("ls -A /var/lib/etcd 2>/dev/null").stdout.strip() == ""
+    # One member left is a quorum: the API answers through every node's HAProxy.
+    assert node_host("kf-node-3").run("kubectl --kubeconfig /etc/kubernetes/kubelet.conf get node kf-node-3").rc == 0
+
+
+def test_the_last_control_plane_is_refused():
+    stamp_nodes()
+    refused(remove("kf-node-1"), "kf-node-1 is the cluster's last control plane")
+
+
+def test_site_joins_the_removed_control_plane_again_and_changes_nothing_else():
+    cp = node_host("kf-node-1")
+    run = playbook("site.yml", *HA, inventory="nodes-ha")
+    assert run.rc == 0, run.tail()
+    recap = run.recap
+    assert recap["kf-node-1"]["changed"] == 0 and recap["kf-node-3"]["changed"] == 0, run.changed_tasks
+    assert recap["kf-node-2"]["changed"] > 0, recap
+    assert cp.run(f"{ADMIN} wait --for=condition=Ready node --all --timeout=180s").rc == 0
+    assert etcd_members(cp) == ["kf-node-1", "kf-node-2"]
+    assert "3/3 nodes Ready" in " ".join(run.output.split()), run.tail()

@@ -78,3 +78,16 @@ def test_dual_stack_backends_and_node_masks_come_from_the_matrix():
     assert calico["dual_stack_backends"] == ["bgp", "vxlan", "bird"]
     assert canal["dual_stack_backends"] == []
     assert flannel["node_cidr_mask_sizes"] == {"ipv4": 24, "ipv6": 64}
+
+
+def test_no_name_is_every_cni_with_what_kubeadm_reset_leaves_on_a_node():
+    entries = lookup()
+    assert [entry["name"] for entry in entries] == ["flannel", "calico", "canal"]
+    links = {entry["name"]: entry["node_leftovers"]["links"] for entry in entries}
+    assert links == {
+        "flannel": ["cni0", "flannel*"],
+        "calico": ["cali*", "vxlan.calico", "vxlan-v6.calico", "wireguard.cali", "wg-v6.cali"],
+        "canal": ["cali*", "flannel*"],
+    }
+    # kubeadm reset names /etc/cni/net.d as what it leaves; every CNI's entry removes it.
+    assert all("/etc/cni/net.d" in entry["node_leftovers"]["paths"] for entry in entries)
