@@ -14,7 +14,8 @@ namespace and `exec` hands that PID to systemd. Before it does, it
     <repo>/.nodes/<node>/; /usr/local starts empty and /root holds only the distribution's dot files,
     as on a fresh install, so the host's tools and credentials stay out of the nodes), binds private
     per-node directories over /var/lib and /var/log (with an overlay of the host's dpkg database
-    at /var/lib/dpkg, so package queries see what the host has installed), tmpfs on /run and /tmp,
+    at /var/lib/dpkg, so package queries see what the host has installed, and the empty directories the host's
+    packages own there), tmpfs on /run and /tmp,
     a minimal /dev (a pty as /dev/console, read into init.log), a fresh /proc, a read-only sysfs of
     the node's network namespace with the cgroup hierarchies mounted afresh under /sys/fs/cgroup,
     read-only images at /var/lib/kubeforge-images when given; checks every mount, then `mount
@@ -198,6 +199,7 @@ class Node:
         var_log = self.state / "var-log"
         for path in (var_lib / "dpkg", var_log):
             path.mkdir(parents=True, exist_ok=True)
+        self.package_dirs(var_lib)
         var_fs = self.fs_type(var_lib)
         # Mounted at host-side paths inside the node's private /var/lib first, while the host's
         # /var/lib/dpkg and the images directory are in sight: the host's dpkg database
@@ -239,6 +241,24 @@ class Node:
         upper, work = self.state / "upper" / name, self.state / "work" / name
         options = f"lowerdir={lower},upperdir={upper},workdir={work}"
         mount(str(target), "overlay", "-t", "overlay", "-o", options, "overlay")
+
+    @staticmethod
+    def package_dirs(var_lib: Path) -> None:
+        """The directories the host's packages own under /var/lib (/var/lib/haproxy/dev, which haproxy.service binds
+        /dev/log onto), empty, with their modes: a host has them from installing those packages, and the node's
+        /var/lib is its own."""
+        for listing in sorted(Path("/var/lib/dpkg/info").glob("*.list")):
+            for line in listing.read_text(errors="replace").splitlines():
+                host = Path(line)
+                if not line.startswith("/var/lib/") or line.startswith("/var/lib/dpkg") or host.is_symlink():
+                    continue
+                if host.is_dir():
+                    inside = var_lib / host.relative_to("/var/lib")
+                    if not inside.exists():
+                        info = host.stat()
+                        inside.mkdir(parents=True)
+                        os.chown(inside, info.st_uid, info.st_gid)
+                        inside.chmod(info.st_mode & 0o7777)
 
     def fresh_dirs(self) -> None:
         """First boot: /usr/local and /root start as on a fresh install (opaque in the overlay)."""
