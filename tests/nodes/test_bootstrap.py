@@ -12,6 +12,7 @@ import subprocess
 import time
 
 import pytest
+from nodes import NETNS, veth_name
 
 from tests.helpers.nodes import ADMIN, REPO, kubectl_json, node_host, nodes_cmd, playbook
 from tests.nodes.probes import (
@@ -59,20 +60,20 @@ def stamp_nodes() -> None:
     time.sleep(1.1)  # mtime granularity: anything written from now on is newer than the stamp
 
 
-def written_since_stamp() -> dict[str, list[str]]:
+def written_since_stamp(paths: str = WRITTEN) -> dict[str, list[str]]:
     found = {}
     for name in NODES:
-        result = node_host(name).run(f"find {WRITTEN} -newer /run/kubeforge-stamp 2>/dev/null")
+        result = node_host(name).run(f"find {paths} -newer /run/kubeforge-stamp 2>/dev/null")
         found[name] = [line for line in result.stdout.splitlines() if line]
     return found
 
 
-def refused(run, message: str) -> None:
+def refused(run, message: str, written: str = WRITTEN) -> None:
     """Failed with exactly this one message, no traceback, nothing changed: not a task, not a file."""
     if run.rc == 0 or message not in " ".join(run.output.split()) or "Traceback" in run.output:
         pytest.fail(f"wanted a refusal saying {message!r} (rc={run.rc}):\n{run.tail()}")
     assert run.changed == 0, run.recap
-    assert written_since_stamp() == {name: [] for name in NODES}
+    assert written_since_stamp(written) == {name: [] for name in NODES}
 
 
 @pytest.mark.parametrize(
@@ -301,6 +302,8 @@ def test_dual_stack_host_gw_back_to_vxlan_takes_ipv6_off_the_host_gw_routes(dual
 # Day 2 on the HA cluster: its endpoint is HAProxy on every node (api_proxy), so the API outlives the first control
 # plane; nodes are removed (drained, deleted, reset, cleaned) and joined again, one at a time.
 ENDPOINT = "127.0.0.1:8443"
+# What remove_node.yml writes on a node (a running cluster writes elsewhere all the time: etcd, containerd, pods).
+REMOVAL_WRITES = "/etc/kubernetes /etc/cni /etc/haproxy /var/lib/cni /run/flannel"
 ETCD_MEMBERS = (
     "curl -s --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/apiserver-etcd-client.crt "
     "--key /etc/kubernetes/pki/apiserver-etcd-client.key -X POST -d '{}' https://127.0.0.1:2379/v3/cluster/member/list"
@@ -331,6 +334,18 @@ def remove(node: str, *extra: str):
     return playbook("playbooks/remove_node.yml", "-e", f"node={node}", *extra, inventory="nodes-ha")
 
 
+def schedulable(cp) -> list[str]:
+    return sorted(
+        n["metadata"]["name"] for n in kubectl_json(cp, "get", "nodes")["items"] if not n["spec"].get("unschedulable")
+    )
+
+
+def refused_removal(run, message: str, nodes: list[str]) -> None:
+    """As refused(), of what remove_node.yml writes, and every Node still there and schedulable."""
+    refused(run, message, written=REMOVAL_WRITES)
+    assert schedulable(node_host("kf-node-1")) == nodes
+
+
 def test_every_node_reaches_the_api_through_its_own_haproxy():
     delete_probes(node_host("kf-node-1"))  # bare pods: a drain would refuse them
     for name in NODES:
@@ -340,8 +355,10 @@ def test_every_node_reaches_the_api_through_its_own_haproxy():
         config = host.file("/etc/haproxy/haproxy.cfg").content_string
         assert "server 198.18.0.11_6443 198.18.0.11:6443 check" in config, name
         assert "server 198.18.0.12_6443 198.18.0.12:6443 check" in config, name
-        for kubeconfig in ("kubelet.conf",) + (("admin.conf",) if name != "kf-node-3" else ()):
-            assert f"server: https://{ENDPOINT}" in host.file(f"/etc/kubernetes/{kubeconfig}").content_string, name
+        # A control plane's kubelet talks to its own API server (kubeadm's ControlPlaneKubeletLocalMode), a worker's
+        # to the endpoint; admin.conf is the endpoint's.
+        kubeconfig = "kubelet.conf" if name == "kf-node-3" else "admin.conf"
+        assert f"server: https://{ENDPOINT}" in host.file(f"/etc/kubernetes/{kubeconfig}").content_string, name
     # kube-proxy's kubeconfig is cluster-wide: every node's kube-proxy goes through its own HAProxy.
     kube_proxy = kubectl_json(node_host("kf-node-1"), "-n", "kube-system", "get", "configmap", "kube-proxy")
     assert f"server: https://{ENDPOINT}" in kube_proxy["data"]["kubeconfig.conf"]
@@ -397,7 +414,18 @@ def test_the_api_survives_the_first_control_plane(capsys):
 )
 def test_remove_node_refuses_before_any_change(node, message):
     stamp_nodes()
-    refused(remove(node), message)
+    refused_removal(remove(node), message, NODES)
+
+
+def test_remove_node_in_check_mode_says_what_it_would_do_and_changes_nothing():
+    stamp_nodes()
+    run = remove("kf-node-3", "--check")
+    assert run.rc == 0, run.tail()
+    text = " ".join(run.output.split())
+    assert "check mode: would drain and delete the Node kf-node-3, reset its host" in text, run.tail()
+    assert run.recap["kf-node-1"]["changed"] == 1 and run.recap["kf-node-3"]["changed"] == 0, run.recap
+    assert written_since_stamp(REMOVAL_WRITES) == {name: [] for name in NODES}
+    assert schedulable(node_host("kf-node-1")) == NODES
 
 
 def test_a_drain_held_by_a_disruption_budget_stops_and_says_so():
@@ -453,9 +481,12 @@ def test_a_drain_held_by_a_disruption_budget_stops_and_says_so():
         cp.run(f"{ADMIN} uncordon kf-node-3")
 
 
-def test_an_unreachable_node_is_refused_then_removed_from_the_cluster_with_force():
+def test_an_unreachable_worker_is_refused_then_removed_from_the_cluster_with_force():
     cp = node_host("kf-node-1")
-    down = nodes_cmd("exec", "kf-node-3", "--", "ip", "link", "set", "eth0", "down")
+    # Its cable pulled (the bridge's end of its link down): neither Ansible nor the control plane reaches it, and
+    # its own addresses and routes stay as they were.
+    cable = ["ip", "-n", NETNS, "link", "set", veth_name("kf-node-3")]
+    down = subprocess.run([*cable, "down"], capture_output=True, text=True, check=False)
     assert down.returncode == 0, down.stderr
     try:
         unreachable = ("-e", "ansible_ssh_timeout=5", "-e", "ansible_ssh_retries=0")
@@ -469,7 +500,7 @@ def test_an_unreachable_node_is_refused_then_removed_from_the_cluster_with_force
         assert "its host could not be cleaned (unreachable)" in " ".join(forced.output.split()), forced.tail()
         assert "kf-node-3" not in cluster_nodes(cp)
     finally:
-        up = nodes_cmd("exec", "kf-node-3", "--", "ip", "link", "set", "eth0", "up")
+        up = subprocess.run([*cable, "up"], capture_output=True, text=True, check=False)
         assert up.returncode == 0, up.stderr
 
 
@@ -514,7 +545,7 @@ def test_removing_a_control_plane_removes_its_etcd_member():
 
 def test_the_last_control_plane_is_refused():
     stamp_nodes()
-    refused(remove("kf-node-1"), "kf-node-1 is the cluster's last control plane")
+    refused_removal(remove("kf-node-1"), "kf-node-1 is the cluster's last control plane", ["kf-node-1", "kf-node-3"])
 
 
 def test_site_joins_the_removed_control_plane_again_and_changes_nothing_else():
@@ -526,4 +557,3 @@ def test_site_joins_the_removed_control_plane_again_and_changes_nothing_else():
     assert recap["kf-node-2"]["changed"] > 0, recap
     assert cp.run(f"{ADMIN} wait --for=condition=Ready node --all --timeout=180s").rc == 0
     assert etcd_members(cp) == ["kf-node-1", "kf-node-2"]
-    assert "3/3 nodes Ready" in " ".join(run.output.split()), run.tail()
