@@ -330,8 +330,8 @@ def wait_until(check, timeout: float, what: str):
     pytest.fail(f"not within {timeout}s: {what}")
 
 
-def remove(node: str, *extra: str):
-    return playbook("playbooks/remove_node.yml", "-e", f"node={node}", *extra, inventory="nodes-ha")
+def remove(node: str, *extra: str, env: dict | None = None):
+    return playbook("playbooks/remove_node.yml", "-e", f"node={node}", *extra, inventory="nodes-ha", env=env)
 
 
 def schedulable(cp) -> list[str]:
@@ -490,12 +490,14 @@ def test_an_unreachable_worker_is_refused_then_removed_from_the_cluster_with_for
     assert down.returncode == 0, down.stderr
     try:
         unreachable = ("-e", "ansible_ssh_timeout=5", "-e", "ansible_ssh_retries=0")
-        refusal = remove("kf-node-3", *unreachable)
+        # A fresh SSH connection each: the one the last run left open (ControlPersist) would wait for TCP to give up.
+        fresh = {"ANSIBLE_SSH_ARGS": "-C -o ControlMaster=no"}
+        refusal = remove("kf-node-3", *unreachable, env=fresh)
         assert refusal.rc != 0 and refusal.changed == 0, refusal.tail()
         assert "kf-node-3 cannot be reached" in " ".join(refusal.output.split()), refusal.tail()
         assert cluster_nodes(cp) == NODES
 
-        forced = remove("kf-node-3", *unreachable, "-e", "remove_node_force=true")
+        forced = remove("kf-node-3", *unreachable, "-e", "remove_node_force=true", env=fresh)
         assert forced.rc == 0, forced.tail()
         assert "its host could not be cleaned (unreachable)" in " ".join(forced.output.split()), forced.tail()
         assert "kf-node-3" not in cluster_nodes(cp)
