@@ -475,7 +475,9 @@ def test_a_drain_held_by_a_disruption_budget_stops_and_says_so():
         assert "a PodDisruptionBudget does not allow evicting default/kf-held-" in text, run.tail()
         assert "kf-node-3 stays cordoned and in the cluster" in text, run.tail()
         assert cluster_nodes(cp) == NODES
+        assert "kf-node-3" not in schedulable(cp), "left cordoned, as the message says"
         assert cp.run(f"{ADMIN} get pods -l app=kf-held --field-selector spec.nodeName=kf-node-3 -o name").stdout
+        assert node_host("kf-node-3").file("/etc/kubernetes/kubelet.conf").exists, "its host was not reset"
     finally:
         cp.run(f"{ADMIN} delete deployment/kf-held pdb/kf-held --ignore-not-found")
         cp.run(f"{ADMIN} uncordon kf-node-3")
