@@ -64,12 +64,14 @@ nodes-deps:
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 nodes-up: venv nodes-deps
-	bin=$$(tools/build.sh --nodes); files=$$(tools/node_files.sh "$$bin"); \
+	. tools/versions.env; bin=$$(tools/build.sh --nodes); files=$$(tools/node_files.sh "$$bin"); \
+	old_files=$$(tools/node_files.sh "$$bin/$$K8S_OLD_VERSION"); \
 	images=$$($(PYTHON) tools/images.py --bin "$$bin" --out "$${KUBEFORGE_CACHE:-$$HOME/.cache/kubeforge}/images/$$(basename "$$bin")"); \
 	$(PYTHON) tools/nodes.py up --nodes "$(NODES)" --images "$$images" \
 	  --mirror "$${KUBEFORGE_UPSTREAM:-$(abspath ..)/shared/upstream}"; \
-	printf '{"bin": "%s", "node_files": "%s", "images": "%s", "versions": %s}\n' "$$bin" "$$files" "$$images" \
-	  "$$(cat "$$files/versions.json")" > .nodes/testbed.json
+	printf '{"bin": "%s", "node_files": "%s", "images": "%s", "versions": %s, "old": {"node_files": "%s", "versions": %s}}\n' \
+	  "$$bin" "$$files" "$$images" "$$(cat "$$files/versions.json")" "$$old_files" "$$(cat "$$old_files/versions.json")" \
+	  > .nodes/testbed.json
 
 nodes-down:
 	$(PYTHON) tools/nodes.py down

@@ -4,7 +4,8 @@
 # second call is a no-op and changing one group does not rebuild the others.
 #   tools/build.sh           the embedded control plane: Kubernetes (incl. kubelet, kube-proxy), etcd, kwok
 #   tools/build.sh --nodes   also what real nodes run: flanneld, the flannel CNI plugin, pause, CoreDNS, and the
-#                            older flanneld the real-node upgrade test starts from (FLANNEL_OLD_VERSION)
+#                            older flanneld the real-node upgrade test starts from (FLANNEL_OLD_VERSION), and the
+#                            Kubernetes nodes-test upgrades from (K8S_OLD_VERSION, in the subdirectory of that name)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -14,25 +15,32 @@ upstream=${KUBEFORGE_UPSTREAM:-$here/../../shared/upstream}
 cache_root=${KUBEFORGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubeforge}
 
 groups=(k8s kwok)
-[ "${1:-}" = --nodes ] && groups+=(flannel flannel_old pause coredns)
+[ "${1:-}" = --nodes ] && groups+=(flannel flannel_old pause coredns k8s_old)
 
 command -v go >/dev/null || { echo "build.sh: 'go' is not on PATH; Go 1.26 or newer is needed" >&2; exit 1; }
 
 inputs_k8s() { cat "$here/versions.env" "$here"/k8sbin/go.{mod,sum} "$here/k8sbin/cmd/etcd/main.go"; }
-build_k8s() {
-  local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+build_k8s() { build_kubernetes "$here/k8sbin" "$K8S_VERSION" "$1" ./cmd/etcd; }
+
+inputs_k8s_old() { cat "$here/versions.env" "$here"/k8sbin-old/go.{mod,sum}; }
+build_k8s_old() { build_kubernetes "$here/k8sbin-old" "$K8S_OLD_VERSION" "$1/$K8S_OLD_VERSION"; }
+
+# build_kubernetes MODULE_DIR VERSION OUT_DIR [PACKAGE…]: the Kubernetes programs of that module, and the packages.
+build_kubernetes() {
+  local module=$1 version=$2 out=$3 minor=${2#v1.} ldflags="-s -w" pkg; shift 3
+  minor=${minor%%.*}
   # The same keys hack/lib/version.sh stamps, so `kubeadm version`, `kubelet --version` and /version tell the truth.
-  local ldflags="-s -w" pkg
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.gitCommit=0000000000000000000000000000000000000000"
     ldflags+=" -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
+  mkdir -p "$out"
   # One `go build` for all of them: they share most packages.
-  ( cd "$here/k8sbin" && CGO_ENABLED=0 go build -ldflags "$ldflags" -o "$1/" \
+  ( cd "$module" && CGO_ENABLED=0 go build -ldflags "$ldflags" -o "$out/" \
       k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
       k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubeadm k8s.io/kubernetes/cmd/kubectl \
-      k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy ./cmd/etcd )
+      k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy "$@" )
 }
 
 inputs_kwok() { cat "$here/versions.env" "$here"/kwok/go.{mod,sum}; }

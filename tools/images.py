@@ -5,7 +5,9 @@
 
 BIN_DIR is what `tools/build.sh --nodes` prints. Which images exist and what they are called is never
 written here: the control-plane, kube-proxy, etcd, pause and CoreDNS names come from
-`BIN_DIR/kubeadm config images list` for the version of BIN_DIR/kubeadm, the flannel ones from the
+`BIN_DIR/kubeadm config images list` for the version of BIN_DIR/kubeadm and of BIN_DIR/$K8S_OLD_VERSION/kubeadm (the
+Kubernetes the real-node upgrade test starts from; its control plane and kube-proxy run the binaries beside that
+kubeadm, its etcd, pause and CoreDNS tags the ones of BIN_DIR), the flannel ones from the
 `image:` lines of UPSTREAM/flannel/$FLANNEL_VERSION/kube-flannel.yml and of the older version the real-node
 upgrade test starts from, UPSTREAM/flannel/$FLANNEL_OLD_VERSION/kube-flannel.yml. Each tar holds manifest.json
 (with RepoTags), a config JSON and one layer, which `ctr -n k8s.io images import` loads under that exact name.
@@ -381,9 +383,11 @@ exec httpd -f -p "$port" -h /srv/agnhost
 """
 
 
-def image_for(ref: str, bin_dir: Path, cache: dict[str, list[Entry]], flannel_version: str) -> Image:
+def image_for(ref: str, bin_dir: Path, cache: dict[str, list[Entry]], versions: dict[str, str]) -> Image:
     """The image REF names: its files, entrypoint and environment, from what its pods run. FLANNEL_VERSION is
-    the tag whose flanneld is BIN_DIR/flanneld; another flannel tag's is BIN_DIR/flanneld-TAG."""
+    the tag whose flanneld is BIN_DIR/flanneld; another flannel tag's is BIN_DIR/flanneld-TAG. A Kubernetes
+    component tagged K8S_OLD_VERSION is BIN_DIR/K8S_OLD_VERSION/NAME."""
+    flannel_version = versions["FLANNEL_VERSION"]
 
     def once(key: str, build) -> list[Entry]:
         if key not in cache:
@@ -392,6 +396,8 @@ def image_for(ref: str, bin_dir: Path, cache: dict[str, list[Entry]], flannel_ve
 
     name = short_name(ref)
     base = base_entries()
+    if name.startswith("kube-") and split_ref(ref)[1] == versions.get("K8S_OLD_VERSION"):
+        bin_dir = bin_dir / versions["K8S_OLD_VERSION"]
     if name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"):
         # kubeadm's static pods run the binary by name (command: kube-apiserver …, etcd …). The real
         # images' entrypoint is /go-runner, which is not built here: the binary itself is.
@@ -444,8 +450,8 @@ def image_for(ref: str, bin_dir: Path, cache: dict[str, list[Entry]], flannel_ve
     raise ImageError(f"no recipe for image {ref}: add one to tools/images.py")
 
 
-def image_refs(bin_dir: Path, upstream: Path, versions: dict[str, str]) -> list[str]:
-    kubeadm = binary(bin_dir, "kubeadm")
+def kubeadm_images(kubeadm: str) -> list[str]:
+    """What this kubeadm pulls for its own version."""
     version = subprocess.run([kubeadm, "version", "-o", "short"], capture_output=True, text=True, check=True)
     listed = subprocess.run(
         [kubeadm, "config", "images", "list", "--kubernetes-version", version.stdout.strip()],
@@ -453,7 +459,15 @@ def image_refs(bin_dir: Path, upstream: Path, versions: dict[str, str]) -> list[
         text=True,
         check=True,
     )
-    refs = parse_kubeadm_images(listed.stdout)
+    return parse_kubeadm_images(listed.stdout)
+
+
+def image_refs(bin_dir: Path, upstream: Path, versions: dict[str, str]) -> list[str]:
+    refs = kubeadm_images(binary(bin_dir, "kubeadm"))
+    if versions.get("K8S_OLD_VERSION"):
+        refs += [
+            ref for ref in kubeadm_images(binary(bin_dir / versions["K8S_OLD_VERSION"], "kubeadm")) if ref not in refs
+        ]
     for version in (versions["FLANNEL_VERSION"], versions["FLANNEL_OLD_VERSION"]):
         manifest = upstream / "flannel" / version / "kube-flannel.yml"
         if not manifest.is_file():
@@ -503,7 +517,7 @@ def build_all(bin_dir: Path, out_dir: Path, upstream: Path) -> None:
     versions = read_versions(REPO / "tools" / "versions.env")
     refs = image_refs(bin_dir, upstream, versions)
     cache: dict[str, list[Entry]] = {}
-    images = [image_for(ref, bin_dir, cache, versions["FLANNEL_VERSION"]) for ref in refs]
+    images = [image_for(ref, bin_dir, cache, versions) for ref in refs]
     arch, file_hashes = go_arch(), {}
     out_dir.mkdir(parents=True, exist_ok=True)
     for leftover in [*out_dir.glob(".layer.*"), *out_dir.glob("*.tar.partial")]:  # from an interrupted run

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import subprocess
 import time
 
 import pytest
 from nodes import NETNS, veth_name
 
-from tests.helpers.nodes import ADMIN, REPO, kubectl_json, node_host, nodes_cmd, playbook
+from tests.helpers.nodes import ADMIN, REPO, kubectl_json, node_host, nodes_cmd, playbook, testbed_state
 from tests.nodes.probes import (
     counted_at_least,
     cross_node_pings,
@@ -41,6 +42,20 @@ HA = (
     "-e",
     f"kubeadm_init_service_subnet={','.join(SERVICE_NETWORKS)}",
 )
+
+
+# The cluster comes up at the older Kubernetes of the test bed (K8S_OLD_VERSION) and is upgraded to the inventory's
+# (test_the_cluster_is_upgraded_one_minor_one_node_at_a_time); every later test runs on the upgraded cluster.
+def old_kubernetes() -> tuple[str, ...]:
+    old = testbed_state()["old"]
+    return (
+        "-e",
+        f"node_install_kubernetes_version={old['versions']['kubernetes']}",
+        "-e",
+        f"node_install_local_dir={old['node_files']}",
+    )
+
+
 # Everything the roles write on a node.
 WRITTEN = "/etc /usr/local /opt /var/cache/kubeforge /var/lib/kubelet /var/lib/etcd /run/containerd"
 
@@ -160,17 +175,126 @@ def test_several_control_planes_without_an_endpoint_are_refused():
 
 def test_a_failed_kubeadm_init_is_reset_and_redone_by_the_next_run():
     # Without the test bed's preflight exception kubeadm init stops at SystemVerification (cgroup v1).
-    failed = playbook("site.yml", *HA, "-e", '{"kubeadm_ignore_preflight_errors": []}', inventory="nodes-ha")
+    failed = playbook(
+        "site.yml", *HA, *old_kubernetes(), "-e", '{"kubeadm_ignore_preflight_errors": []}', inventory="nodes-ha"
+    )
     assert failed.rc != 0, failed.tail()
     assert "kubeadm init failed on kf-node-1" in failed.output and "SystemVerification" in failed.output, failed.tail()
     assert "--token" not in failed.output or "<hidden>" in failed.output
     cp = node_host("kf-node-1")
     assert cp.file("/etc/kubernetes/kubeforge/init-incomplete").exists
 
-    run = playbook("site.yml", *HA, inventory="nodes-ha")
+    run = playbook("site.yml", *HA, *old_kubernetes(), inventory="nodes-ha")
     assert run.rc == 0, run.tail()
     assert "Reset what the unfinished kubeadm init left" in run.output
     assert not cp.file("/etc/kubernetes/kubeforge/init-incomplete").exists
+
+
+def kubernetes_versions() -> dict[str, object]:
+    """What each part of the cluster really runs: kubeadm-config, each API server's /version, the control planes'
+    static pod images, each Node's kubelet, each node's programs, kube-proxy's image."""
+    cp = node_host("kf-node-1")
+    config = kubectl_json(cp, "-n", "kube-system", "get", "configmap", "kubeadm-config")["data"]["ClusterConfiguration"]
+    versions: dict[str, object] = {
+        "cluster": next(line.split()[1] for line in config.splitlines() if line.startswith("kubernetesVersion:")),
+        "kubelets": {
+            n["metadata"]["name"]: n["status"]["nodeInfo"]["kubeletVersion"]
+            for n in kubectl_json(cp, "get", "nodes")["items"]
+        },
+        "cordoned": sorted(
+            n["metadata"]["name"] for n in kubectl_json(cp, "get", "nodes")["items"] if n["spec"].get("unschedulable")
+        ),
+        "kube-proxy": kubectl_json(cp, "-n", "kube-system", "get", "daemonset", "kube-proxy")["spec"]["template"][
+            "spec"
+        ]["containers"][0]["image"].rsplit(":", 1)[1],
+    }
+    for name in NODES:
+        host = node_host(name)
+        versions[name] = {
+            "kubeadm": host.check_output("kubeadm version -o short"),
+            "kubelet": host.check_output("kubelet --version").split()[-1],
+            "kubectl": host.check_output(
+                "kubectl version --client -o json | python3 -c "
+                '\'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])\''
+            ),
+        }
+        if name in ("kf-node-1", "kf-node-2"):
+            versions[name]["static pods"] = sorted(
+                {
+                    line.rsplit(":", 1)[1]
+                    for line in host.check_output(
+                        "sed -n 's/^ *image: *//p' /etc/kubernetes/manifests/kube-*.yaml"
+                    ).splitlines()
+                }
+            )
+            versions[name]["apiserver"] = json.loads(host.check_output("curl -sk https://127.0.0.1:6443/version"))[
+                "gitVersion"
+            ]
+    return versions
+
+
+# Everything upgrade.yml writes on a node (the running cluster writes /var/lib/etcd and the rest of /var/lib/kubelet).
+UPGRADE_WRITES = (
+    "/etc/kubernetes /etc/containerd /etc/systemd/system /usr/local/bin /var/cache/kubeforge "
+    "/var/lib/kubelet/config.yaml /var/lib/kubelet/kubeadm-flags.env"
+)
+
+
+def test_the_cluster_is_upgraded_one_minor_one_node_at_a_time(capsys):
+    old = "v" + testbed_state()["old"]["versions"]["kubernetes"]
+    new = "v" + testbed_state()["versions"]["kubernetes"]
+    minor = int(old.split(".")[1])
+    before = kubernetes_versions()
+    assert before["cluster"] == old and set(before["kubelets"].values()) == {old}, before
+    # Two minors up, and down: refused before any change, naming the path.
+    for version, message in (
+        (f"1.{minor + 2}.0", f"{old} -> v1.{minor + 2}.0 skips 1.{minor + 1}: kubeadm upgrades one minor at a time"),
+        (f"1.{minor - 1}.9", f"The cluster runs {old} and node_install_kubernetes_version=1.{minor - 1}.9 is older"),
+    ):
+        stamp_nodes()
+        refused(
+            playbook(
+                "playbooks/upgrade.yml", *HA, "-e", f"node_install_kubernetes_version={version}", inventory="nodes-ha"
+            ),
+            message,
+            written=UPGRADE_WRITES,
+        )
+    # Check mode: the plan, every node, and nothing changed.
+    stamp_nodes()
+    check = playbook("playbooks/upgrade.yml", *HA, "--check", inventory="nodes-ha")
+    text = " ".join(check.output.split())
+    assert check.rc == 0 and f"{old} -> {new}, one node at a time" in text, check.tail()
+    assert f"kf-node-1: the cluster configuration (kubeadm upgrade apply), its static pods, its kubelet ({old})" in text
+    assert f"kf-node-3: its kubelet ({old})" in text, check.tail()
+    assert written_since_stamp(UPGRADE_WRITES) == {name: [] for name in NODES}
+    assert kubernetes_versions() == before
+
+    started = time.monotonic()
+    run = playbook("playbooks/upgrade.yml", *HA, inventory="nodes-ha")
+    took = time.monotonic() - started
+    assert run.rc == 0, run.tail(8000)
+    after = kubernetes_versions()
+    assert after["cluster"] == new and after["kube-proxy"] == new, after
+    assert after["kubelets"] == {name: new for name in NODES} and after["cordoned"] == [], after
+    for name in NODES:
+        assert after[name]["kubeadm"] == after[name]["kubelet"] == after[name]["kubectl"] == new, (name, after[name])
+    for name in ("kf-node-1", "kf-node-2"):
+        assert after[name]["static pods"] == [new] and after[name]["apiserver"] == new, (name, after[name])
+    # One node at a time: each drained, upgraded and uncordoned before the next is drained.
+    drains = list(dict.fromkeys(re.findall(r"TASK \[[^\]]*Drain (kf-node-\d)\]", run.output)))
+    uncordons = list(dict.fromkeys(re.findall(r"TASK \[[^\]]*Uncordon (kf-node-\d)\]", run.output)))
+    assert drains == uncordons == NODES, (drains, uncordons)
+    assert run.output.index("Uncordon kf-node-1") < run.output.index("Drain kf-node-2"), run.tail()
+    with capsys.disabled():
+        print(f"\nupgrade {old} -> {new} of 3 nodes (2 control planes, 1 worker): {took:.1f}s")
+
+    again = playbook("playbooks/upgrade.yml", *HA, inventory="nodes-ha")
+    assert again.rc == 0 and again.changed == 0, again.tail()
+    assert f"Every node runs {new}: nothing to upgrade." in " ".join(again.output.split())
+    # site.yml at the new version: the kubeadm configuration it keeps on the first control plane takes the version.
+    site = playbook("site.yml", *HA, inventory="nodes-ha")
+    assert site.rc == 0, site.tail()
+    assert {host for _, host in site.changed_tasks} <= {"kf-node-1"}, site.changed_tasks
 
 
 def test_two_control_planes_and_a_worker(tmp_path):
@@ -473,7 +597,7 @@ def test_a_drain_held_by_a_disruption_budget_stops_and_says_so():
         text = " ".join(run.output.split())
         assert run.rc != 0, run.tail()
         assert "a PodDisruptionBudget does not allow evicting default/kf-held-" in text, run.tail()
-        assert "kf-node-3 stays cordoned and in the cluster" in text, run.tail()
+        assert "kf-node-3 stays cordoned (kubectl uncordon kf-node-3 undoes that)" in text, run.tail()
         assert cluster_nodes(cp) == NODES
         assert "kf-node-3" not in schedulable(cp), "left cordoned, as the message says"
         assert cp.run(f"{ADMIN} get pods -l app=kf-held --field-selector spec.nodeName=kf-node-3 -o name").stdout
