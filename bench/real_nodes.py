@@ -38,6 +38,7 @@ class RealNodes:
     def __init__(self, workdir: Path, add):
         self.workdir = workdir
         self.add = add  # Bench.add: one row of the table
+        self.nodes = [*NODES, ADDED]  # the nodes that are up
         self.timing = workdir / "timing.json"
         (workdir / "floor.yml").write_text(json.dumps(FLOOR))
         self.four = workdir / "four"
@@ -130,7 +131,7 @@ class RealNodes:
 
     def reset(self) -> None:
         """kubeadm reset on every node, and what Flannel left there, as a user undoes a bootstrap by hand."""
-        for name in [*NODES, ADDED]:
+        for name in self.nodes:
             self.node(
                 name,
                 # What kubeadm reset leaves of the pod network: the CNI configuration, Flannel's subnet lease,
@@ -139,7 +140,7 @@ class RealNodes:
                 "ip link del flannel.1 2>/dev/null; ip link del cni0 2>/dev/null; true",
             )
 
-    def n2_bootstrap(self, first: dict) -> None:
+    def n2_bootstrap(self, first: dict, after_reset: bool = True) -> None:
         """The hand-run floor on the nodes site.yml bootstrapped: reset, then kubeadm init and join; then site.yml
         on the same installed nodes, reset again: the collection's own bootstrap without the install."""
         preflight = "--ignore-preflight-errors=SystemVerification"
@@ -175,6 +176,8 @@ class RealNodes:
             ]
         )
         self.breakdown("N2", first)
+        if not after_reset:
+            return
         self.reset()
         installed = self.playbook("site.yml")
         self.add(
@@ -214,17 +217,21 @@ class RealNodes:
             flush=True,
         )
 
-    def measure(self, pairs: int) -> None:
+    def measure(self, pairs: int, quick: bool = False) -> None:
+        """N1, N3 and N2; quick (CI: the code runs, the figures are `make bench`'s): three nodes, N1 and N2's
+        first row only, the rows whose bring-up every other row needs."""
         if (REPO / ".nodes" / "testbed.json").exists() and subprocess.run(
             [str(VENV_BIN / "python"), "tools/nodes.py", "status"], cwd=REPO, capture_output=True, check=False
         ).returncode == 0:
             raise SystemExit("test-bed nodes are up: the benchmark brings up its own (make nodes-down first)")
         try:
             # The fourth idles until N3 adds it: tools/nodes.py brings nodes up together.
-            self.make("nodes-up", "NODES=4")
+            self.nodes = NODES if quick else [*NODES, ADDED]
+            self.make("nodes-up", f"NODES={len(self.nodes)}")
             first = self.playbook("site.yml")
             self.n1_noop(pairs)
-            self.n3_add_node()
-            self.n2_bootstrap(first)
+            if not quick:
+                self.n3_add_node()
+            self.n2_bootstrap(first, after_reset=not quick)
         finally:
             self.make("nodes-down")

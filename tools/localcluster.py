@@ -16,7 +16,6 @@ Only the standard library is used, so it runs before any virtualenv exists.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import ipaddress
 import json
 import os
@@ -224,12 +223,10 @@ class LocalCluster:
     def down(self) -> list[str]:
         stopped = []
         if self.pids.is_dir():
-            running = {}
             for pid_file in sorted(self.pids.glob("*.pid"), reverse=True):
                 name = pid_file.stem.split("-", 1)[1]
-                running[name] = (int(pid_file.read_text()), self._expected_exe(name))
-            # All at once: the whole cluster goes, so no component needs another to shut down cleanly.
-            stopped = _stop_pids(running)
+                if _stop_pid(int(pid_file.read_text()), self._expected_exe(name)):
+                    stopped.append(name)
         if self.state_dir.exists():
             shutil.rmtree(self.state_dir)
         return stopped
@@ -618,35 +615,22 @@ def _pid_runs(pid: int, expected_exe: str | None) -> bool:
 
 
 def _stop_pid(pid: int, expected_exe: str | None, timeout: float = 10) -> bool:
-    return bool(_stop_pids({"": (pid, expected_exe)}, timeout))
-
-
-def _stop_pids(processes: dict[str, tuple[int, str | None]], timeout: float = 10) -> list[str]:
-    """SIGTERM to each of name -> (pid, expected executable) that runs, then up to TIMEOUT for all of them together,
-    then SIGKILL; the names of those that ran."""
-    running = {name: (pid, exe) for name, (pid, exe) in processes.items() if _pid_runs(pid, exe)}
-    for pid, _exe in running.values():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    waiting = dict(running)
+    if not _pid_runs(pid, expected_exe):
+        return False
+    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while waiting and time.monotonic() < deadline:
-        for name, (pid, exe) in list(waiting.items()):
-            try:
-                # Reap it if it is our child (pytest fixture); otherwise just look.
-                if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                    del waiting[name]
-                    continue
-            except ChildProcessError:
-                pass
-            if not _pid_runs(pid, exe) or _is_zombie(pid):
-                del waiting[name]
-        if waiting:
-            time.sleep(0.05)
-    for pid, _exe in waiting.values():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return list(running)
+    while time.monotonic() < deadline:
+        try:
+            # Reap it if it is our child (pytest fixture); otherwise just look.
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:
+            pass
+        if not _pid_runs(pid, expected_exe) or _is_zombie(pid):
+            return True
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    return True
 
 
 def _is_zombie(pid: int) -> bool:
